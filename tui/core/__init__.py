@@ -1,0 +1,1 @@
+"""The engine: providers, profiles, handoffs, rounds, routing. No terminal code here."""

@@ -1,0 +1,87 @@
+"""The one small provider interface: stream a request, yield events.
+
+A wire-format module (openai.py, anthropic.py) implements `Provider.stream`. It yields
+any number of `Delta` and exactly one `Done` at the end, or raises `ProviderError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from ..types import Message, ToolCall, ToolSpec, Usage
+
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str  # the provider's own model id, e.g. "gpt-4.1"
+    messages: tuple[Message, ...]
+    system: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    max_tokens: int = 4096
+    temperature: float | None = None
+    # Provider-specific extras merged into the JSON body (e.g. Dedalus "mcp_servers").
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = Usage()
+    finish_reason: FinishReason = "stop"
+
+
+ProviderEvent = Delta | Done
+
+
+class ProviderError(Exception):
+    """A request failed. `retryable` says whether a retry may succeed.
+
+    `partial` holds text already streamed before the failure (a stream cut half way).
+    The message is one line, fit to show a person, and never contains a key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        partial: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.partial = partial
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Where a provider lives and how to authenticate: the key itself is never stored
+    here, only the name of the variable that holds it."""
+
+    name: str
+    kind: Literal["openai", "anthropic"]
+    base_url: str
+    api_key_env: str | None = None
+
+
+class Provider(Protocol):
+    config: ProviderConfig
+
+    def stream(
+        self, request: ChatRequest, *, stream: bool = True
+    ) -> AsyncIterator[ProviderEvent]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,39 @@
+"""The interface between the engine and whatever supplies tools (MCP servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from .types import ToolSpec
+
+Approval = Literal["once", "session", "deny"]
+# Asked before a call to a server with approve = true: (server, tool, arguments).
+ApproveFn = Callable[[str, str, dict[str, Any]], Awaitable[Approval]]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    server: str
+    tool: str
+    text: str
+    is_error: bool = False
+
+
+class ToolBox(Protocol):
+    def specs(self) -> list[ToolSpec]:
+        """Tools to offer, named validly for both wire formats."""
+        ...
+
+    def owner(self, name: str) -> tuple[str, str] | None:
+        """(server, tool) behind an offered name, or None if not ours."""
+        ...
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        """Run a tool; failures come back as a result with is_error, never raise."""
+        ...
+
+    def hosted_slugs(self) -> list[str]:
+        """Servers the Dedalus provider runs on its side."""
+        ...
