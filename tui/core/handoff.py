@@ -1,0 +1,129 @@
+"""Handoffs: the transfer tools a model may call, and the package the target receives."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from .profile import Profile
+from .routing import classify
+from .types import Message, ToolSpec
+
+TRANSFER_PREFIX = "transfer_to_"
+
+_EXPECTED_OUTPUT = {
+    "code_generation": "working code with a short explanation",
+    "data_analysis": "findings with the numbers that support them",
+    "creative_writing": "finished prose in the requested form",
+    "research": "a sourced summary of what is known",
+    "quick_answer": "a short direct answer",
+}
+_CRITERIA = {
+    "code_generation": ["code blocks are complete", "no placeholder code"],
+    "data_analysis": ["claims are backed by figures"],
+    "creative_writing": ["matches the requested form and tone"],
+    "research": ["covers the question", "states uncertainty"],
+    "quick_answer": ["answers directly"],
+}
+
+
+def transfer_tool_name(target: str) -> str:
+    return (TRANSFER_PREFIX + re.sub(r"[^a-zA-Z0-9_-]", "_", target))[:64]
+
+
+def transfer_tools(targets: list[str]) -> dict[str, str]:
+    """Offered tool name -> target, for each allowed target."""
+    return {transfer_tool_name(t): t for t in targets}
+
+
+def transfer_spec(name: str, target: str) -> ToolSpec:
+    return ToolSpec(
+        name=name,
+        description=f"Hand the conversation to {target}, who continues from here. "
+        "Call this when that model is better suited to the rest of the task.",
+        parameters={
+            "type": "object",
+            "properties": {
+                "instructions": {"type": "string", "description": f"What {target} should do next"},
+                "reason": {"type": "string", "description": "Why you are handing off"},
+            },
+            "required": ["instructions"],
+        },
+    )
+
+
+def shape_context(messages: list[Message], mode: str, recent_turns: int) -> list[Message]:
+    """The part of the conversation the target receives, per [handoff].context."""
+    if mode == "recent":
+        starts = [i for i, m in enumerate(messages) if m.role == "user"]
+        if len(starts) > recent_turns:
+            return messages[starts[-recent_turns]:]
+        return list(messages)
+    if mode == "summary":
+        return [Message("user", summarize(messages))] if messages else []
+    return list(messages)
+
+
+def summarize(messages: list[Message], width: int = 240) -> str:
+    """A compact extractive digest: who said what, each message cut to `width` chars.
+    Deterministic and free; a model-written summary would cost a call per handoff."""
+    lines = ["Summary of the conversation so far:"]
+    for m in messages:
+        if m.role == "tool" or not m.content.strip():
+            continue
+        who = "user" if m.role == "user" else (m.model or "assistant")
+        text = " ".join(m.content.split())
+        lines.append(f"- {who}: {text[:width]}{'…' if len(text) > width else ''}")
+    return "\n".join(lines)
+
+
+def original_task(messages: list[Message]) -> str:
+    for m in messages:
+        if m.role == "user" and m.content.strip():
+            return m.content
+    return ""
+
+
+def build_package(
+    task: str,
+    context: Any,
+    source_model: str | None,
+    target_model: str,
+    instructions: str,
+    profile: Profile,
+) -> dict[str, Any]:
+    """The handoff package: what the target needs to carry on, and how to judge it."""
+    task_type, _ = classify(task or instructions, profile)
+    d = profile.models.get(target_model)
+    params: dict[str, Any] = {}
+    if d is not None:
+        params = {k: v for k, v in (("max_tokens", d.max_tokens), ("temperature", d.temperature)) if v is not None}
+    return {
+        "original_task": task,
+        "context": context,
+        "source_model": source_model,
+        "target_model": target_model,
+        "instructions": instructions,
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "metadata": {
+            "task_type": task_type,
+            "expected_output_format": _EXPECTED_OUTPUT.get(task_type, "a complete answer"),
+            "validation_criteria": _CRITERIA.get(task_type, ["answers the task"]),
+            "suggested_parameters": params,
+        },
+    }
+
+
+def handoff_note(package: dict[str, Any]) -> str:
+    """System-prompt text telling the target it has been handed the conversation."""
+    meta = package.get("metadata", {})
+    parts = [
+        f"The conversation has been handed to you by {package.get('source_model') or 'the user'}.",
+        f"Original task: {package.get('original_task') or '(see conversation)'}",
+    ]
+    if package.get("instructions"):
+        parts.append(f"Instructions: {package['instructions']}")
+    if meta.get("expected_output_format"):
+        parts.append(f"Expected output: {meta['expected_output_format']}.")
+    return "\n".join(parts)
