@@ -1,0 +1,221 @@
+"""Sessions: a profile plus its conversation, saved as TOML and exported as Markdown.
+
+```toml
+version = 1
+title = "..."
+active_model = "writer"
+[profile]          # the profile, as profile_to_dict writes it
+[[messages]]       # role, content, model, tool_calls, tool_call_id, tool_name, is_error, partial
+[[events]]         # timeline records; TOML has no null, so None values are left out
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from pathlib import Path
+from typing import Any
+
+from .conversation import Conversation
+from .profile import Profile
+from .profile_io import (
+    FileFormatError,
+    Invalid,
+    KeyPath,
+    atomic_write,
+    convert,
+    dump_toml,
+    parse_toml,
+    place_error,
+    profile_from_table,
+    profile_to_dict,
+    read_text,
+)
+from .types import Message, Role, ToolCall
+
+VERSION = 1
+
+
+class SessionError(FileFormatError):
+    """A session file that cannot be read, is not TOML, or does not fit the format."""
+
+
+# --------------------------------------------------------------------- writing
+
+
+def to_toml_value(obj: Any) -> Any:
+    """Record data as TOML can hold it: None dropped at every depth, tuples as arrays."""
+    if obj is None or isinstance(obj, (str, bool, int, float, datetime.date, datetime.time)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): to_toml_value(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_toml_value(v) for v in obj if v is not None]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_toml_value(dataclasses.asdict(obj))
+    return str(obj)  # an odd value in a record should not stop the session being saved
+
+
+def message_to_dict(m: Message) -> dict[str, Any]:
+    d: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.model is not None:
+        d["model"] = m.model
+    if m.tool_calls:
+        d["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": to_toml_value(c.arguments)} for c in m.tool_calls
+        ]
+    if m.tool_call_id is not None:
+        d["tool_call_id"] = m.tool_call_id
+    if m.tool_name is not None:
+        d["tool_name"] = m.tool_name
+    if m.is_error:
+        d["is_error"] = True
+    if m.partial:
+        d["partial"] = True
+    return d
+
+
+def session_to_dict(profile: Profile, conversation: Conversation) -> dict[str, Any]:
+    d: dict[str, Any] = {"version": VERSION, "title": conversation.title}
+    if conversation.active_model is not None:
+        d["active_model"] = conversation.active_model
+    d["profile"] = profile_to_dict(profile)
+    d["messages"] = [message_to_dict(m) for m in conversation.messages]
+    d["events"] = [to_toml_value(e) for e in conversation.events]
+    return d
+
+
+def save_session(path: Path | str, profile: Profile, conversation: Conversation) -> None:
+    """Write the session atomically: after a crash the file is the old one or the new one."""
+    try:
+        text = dump_toml(session_to_dict(profile, conversation))
+    except (TypeError, ValueError) as exc:
+        raise SessionError(str(path), f"cannot be written as TOML: {exc}") from None
+    atomic_write(Path(path), text)
+
+
+# --------------------------------------------------------------------- reading
+
+_TOP_KEYS = ("version", "title", "active_model", "profile", "messages", "events")
+_MESSAGE_KEYS = ("role", "content", "model", "tool_calls", "tool_call_id", "tool_name", "is_error", "partial")
+_TOOL_CALL_KEYS = ("id", "name", "arguments")
+
+
+def _table(value: Any, key: KeyPath, known: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid(key, "expected a table")
+    for name in value:
+        if name not in known:
+            raise Invalid(key + (name,), "unknown key")
+    return value
+
+
+def _required(d: dict[str, Any], name: str, key: KeyPath) -> Any:
+    if name not in d:
+        raise Invalid(key, f'missing required key "{name}"')
+    return d[name]
+
+
+def _optional_str(d: dict[str, Any], name: str, key: KeyPath) -> str | None:
+    return convert(d[name], str, key + (name,)) if name in d else None
+
+
+def _tool_call(value: Any, key: KeyPath) -> ToolCall:
+    d = _table(value, key, _TOOL_CALL_KEYS)
+    return ToolCall(
+        id=convert(_required(d, "id", key), str, key + ("id",)),
+        name=convert(_required(d, "name", key), str, key + ("name",)),
+        arguments=convert(d.get("arguments", {}), dict[str, Any], key + ("arguments",)),
+    )
+
+
+def message_from_dict(value: Any, key: KeyPath) -> Message:
+    d = _table(value, key, _MESSAGE_KEYS)
+    calls = convert(d.get("tool_calls", []), list[Any], key + ("tool_calls",))
+    return Message(
+        role=convert(_required(d, "role", key), Role, key + ("role",)),
+        content=convert(_required(d, "content", key), str, key + ("content",)),
+        model=_optional_str(d, "model", key),
+        tool_calls=tuple(_tool_call(c, key + ("tool_calls", i)) for i, c in enumerate(calls)),
+        tool_call_id=_optional_str(d, "tool_call_id", key),
+        tool_name=_optional_str(d, "tool_name", key),
+        is_error=convert(d.get("is_error", False), bool, key + ("is_error",)),
+        partial=convert(d.get("partial", False), bool, key + ("partial",)),
+    )
+
+
+def session_from_dict(d: dict[str, Any]) -> tuple[Profile, Conversation]:
+    """The profile and conversation of a parsed session table; raises Invalid."""
+    _table(d, (), _TOP_KEYS)
+    version = convert(_required(d, "version", ()), int, ("version",))
+    if version != VERSION:
+        raise Invalid(("version",), f"this Baton reads session version {VERSION}, not {version}")
+    try:
+        profile = profile_from_table(d.get("profile", {}))
+    except Invalid as exc:
+        raise Invalid(("profile",) + exc.key, exc.message) from None
+    messages = convert(d.get("messages", []), list[Any], ("messages",))
+    events = convert(d.get("events", []), list[dict[str, Any]], ("events",))
+    conversation = Conversation(
+        messages=[message_from_dict(m, ("messages", i)) for i, m in enumerate(messages)],
+        events=events,
+        active_model=_optional_str(d, "active_model", ()),
+        title=convert(d.get("title", ""), str, ("title",)),
+    )
+    return profile, conversation
+
+
+def load_session(path: Path | str) -> tuple[Profile, Conversation]:
+    """Read a session; any problem is one SessionError line (PATH:LINE:COL: ... or PATH: ...)."""
+    name = str(path)
+    text = read_text(Path(path), SessionError)
+    data = parse_toml(text, name, SessionError)
+    try:
+        return session_from_dict(data)
+    except Invalid as exc:
+        raise place_error(exc, text, name, SessionError) from None
+    except Exception as exc:  # a bug here must still reach the user as one line
+        raise SessionError(name, f"could not read the session: {type(exc).__name__}: {exc}") from None
+
+
+# -------------------------------------------------------------------- Markdown
+
+
+def _fence(text: str, info: str = "") -> str:
+    """`text` in a code fence longer than any run of backticks inside it."""
+    longest = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{text}\n{ticks}"
+
+
+def _heading(m: Message) -> str:
+    if m.role == "user":
+        return "You"
+    if m.role == "tool":
+        label = f"Tool result: {m.tool_name}" if m.tool_name else "Tool result"
+        return label + (" (error)" if m.is_error else "")
+    return m.model or "Assistant"
+
+
+def export_markdown(conversation: Conversation) -> str:
+    """A readable transcript: each message under its author, tool calls and cut answers marked."""
+    import json
+
+    parts = [f"# {conversation.title or 'Baton session'}"]
+    for m in conversation.messages:
+        block = [f"## {_heading(m)}"]
+        if m.role == "tool":
+            block.append(_fence(m.content, "text"))
+        elif m.content:
+            block.append(m.content)
+        if m.partial:
+            block.append("*(partial answer: cut short before it finished)*")
+        for call in m.tool_calls:
+            arguments = json.dumps(call.arguments, indent=2, ensure_ascii=False, default=str)
+            block.append(f"**Tool call** `{call.name}` (id `{call.id}`)\n\n{_fence(arguments, 'json')}")
+        parts.append("\n\n".join(block))
+    return "\n\n".join(parts) + "\n"
