@@ -23,6 +23,13 @@ def build() -> MCPServer:
         return text
 
     @server.tool()
+    def env(name: str) -> str:
+        """The value of an environment variable in the server's process, or ''."""
+        import os
+
+        return os.environ.get(name, "")
+
+    @server.tool()
     def fail(reason: str) -> str:
         """Always fails with the given reason."""
         raise ToolError(reason)

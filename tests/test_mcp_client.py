@@ -1,0 +1,333 @@
+"""McpTools against real MCP servers: stdio children, an in-process server, streamable HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tui.core.mcp.client import McpTools, offered_names
+from tui.core.profile import McpServerDef
+
+SERVERS = Path(__file__).parent / "mcp_servers"
+ECHO = str(SERVERS / "echo_server.py")
+CRASH = str(SERVERS / "crash_server.py")
+VALID_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def echo_def(**kw) -> McpServerDef:
+    return McpServerDef(command=sys.executable, args=[ECHO], **kw)
+
+
+def load_echo_module():
+    spec = importlib.util.spec_from_file_location("echo_server", ECHO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+async def tools(tmp_path: Path) -> AsyncIterator[McpTools]:
+    box = McpTools(
+        {
+            "echo.main": echo_def(env={"GREETING": "${SECRET_GREETING}", "PLAIN": "x-$WORD-y"}),
+            "crash": McpServerDef(command=sys.executable, args=[CRASH]),
+            "search": McpServerDef(slug="dedalus-labs/brave-search-mcp"),
+        },
+        {"SECRET_GREETING": "hello from .env", "WORD": "mid"},
+        log_dir=tmp_path,
+    )
+    box.start_problems = await box.start()
+    try:
+        yield box
+    finally:
+        await box.aclose()
+
+
+async def test_tools_are_listed_with_valid_prefixed_names(tools: McpTools) -> None:
+    names = {spec.name: spec for spec in tools.specs()}
+    assert {"echo_main__add", "echo_main__echo", "echo_main__fail", "echo_main__slow"} <= set(names)
+    assert all(VALID_NAME.match(name) for name in names)
+    add = names["echo_main__add"]
+    assert add.description == "[echo.main] Add two integers."
+    assert add.parameters["type"] == "object"
+    assert set(add.parameters["properties"]) == {"a", "b"}
+    assert tools.owner("echo_main__add") == ("echo.main", "add")
+    assert tools.owner("add") is None
+
+
+async def test_call_returns_the_text_result(tools: McpTools) -> None:
+    result = await tools.call("echo_main__add", {"a": 2, "b": 3})
+    assert (result.text, result.is_error) == ("5", False)
+    assert (result.server, result.tool) == ("echo.main", "add")
+
+
+async def test_a_tool_error_is_an_error_result(tools: McpTools) -> None:
+    result = await tools.call("echo_main__fail", {"reason": "disk on fire"})
+    assert result.is_error
+    assert "disk on fire" in result.text
+
+
+async def test_bad_arguments_and_unknown_tools_are_error_results(tools: McpTools) -> None:
+    assert (await tools.call("echo_main__add", {"a": "many", "b": 1})).is_error
+    unknown = await tools.call("echo_main__nope", {})
+    assert unknown.is_error and "unknown tool" in unknown.text
+
+
+async def test_crash_is_reported_and_the_others_still_work(tools: McpTools) -> None:
+    assert len(tools.start_problems) == 1
+    problem = tools.start_problems[0]
+    assert problem.startswith("mcp server 'crash' failed to start: ")
+    assert "\n" not in problem
+    assert "missing configuration" in problem  # its last stderr line, from the log file
+    status = tools.status
+    assert status["crash"].state == "failed" and status["crash"].error
+    assert status["echo.main"].state == "connected"
+    assert "add" in status["echo.main"].tools
+    assert not any(spec.name.startswith("crash") for spec in tools.specs())
+    assert (await tools.call("echo_main__echo", {"text": "still here"})).text == "still here"
+
+
+async def test_hosted_servers_are_passed_through_not_connected(tools: McpTools) -> None:
+    assert tools.hosted_slugs() == ["dedalus-labs/brave-search-mcp"]
+    assert tools.status["search"].transport == "hosted"
+    assert tools.status["search"].state == "hosted"
+
+
+async def test_child_env_is_minimal_plus_the_profile_table(tools: McpTools, monkeypatch) -> None:
+    greeting = await tools.call("echo_main__env", {"name": "GREETING"})
+    assert greeting.text == "hello from .env"
+    assert (await tools.call("echo_main__env", {"name": "PLAIN"})).text == "x-mid-y"
+    # Keys the McpTools env holds are not inherited unless the profile names them.
+    assert (await tools.call("echo_main__env", {"name": "SECRET_GREETING"})).text == ""
+
+
+async def test_server_stderr_goes_to_its_log_file(tools: McpTools, tmp_path: Path) -> None:
+    assert "echo server starting" in (tmp_path / "echo_main.log").read_text()
+
+
+async def test_a_missing_variable_fails_that_server(tmp_path: Path) -> None:
+    box = McpTools({"k": echo_def(env={"TOKEN": "${NOT_SET_ANYWHERE}"})}, {}, log_dir=tmp_path)
+    try:
+        problems = await box.start()
+    finally:
+        await box.aclose()
+    assert problems == ["mcp server 'k' failed to start: environment variable NOT_SET_ANYWHERE is not set"]
+
+
+async def test_a_missing_command_fails_that_server(tmp_path: Path) -> None:
+    box = McpTools({"gone": McpServerDef(command="/no/such/mcp-server")}, {}, log_dir=tmp_path)
+    try:
+        problems = await box.start()
+    finally:
+        await box.aclose()
+    assert len(problems) == 1 and "/no/such/mcp-server" in problems[0]
+    assert box.status["gone"].state == "failed"
+
+
+async def test_approval_is_denied_without_a_callback(tmp_path: Path) -> None:
+    box = McpTools({"guarded": echo_def(approve=True)}, {}, log_dir=tmp_path)
+    try:
+        assert await box.start() == []
+        result = await box.call("guarded__add", {"a": 1, "b": 1})
+    finally:
+        await box.aclose()
+    assert result.is_error and result.text.startswith("denied")
+
+
+async def test_session_approval_asks_once(tmp_path: Path) -> None:
+    asked: list[tuple[str, str, dict]] = []
+
+    async def approve(server: str, tool: str, args: dict) -> str:
+        asked.append((server, tool, args))
+        return "session"
+
+    box = McpTools({"guarded": echo_def(approve=True)}, {}, log_dir=tmp_path, approve=approve)
+    try:
+        await box.start()
+        first = await box.call("guarded__add", {"a": 1, "b": 2})
+        second = await box.call("guarded__add", {"a": 3, "b": 4})
+    finally:
+        await box.aclose()
+    assert (first.text, second.text) == ("3", "7")
+    assert asked == [("guarded", "add", {"a": 1, "b": 2})]
+
+
+async def test_once_asks_every_time_and_deny_is_an_error(tmp_path: Path) -> None:
+    answers = iter(["once", "deny", "once"])
+    asked = 0
+
+    async def approve(server: str, tool: str, args: dict) -> str:
+        nonlocal asked
+        asked += 1
+        return next(answers)
+
+    box = McpTools({"guarded": echo_def(approve=True)}, {}, log_dir=tmp_path, approve=approve)
+    try:
+        await box.start()
+        results = [await box.call("guarded__echo", {"text": "hi"}) for _ in range(3)]
+    finally:
+        await box.aclose()
+    assert asked == 3
+    assert [r.is_error for r in results] == [False, True, False]
+    assert results[1].text == "denied by the user"
+
+
+async def test_a_slow_call_times_out(tmp_path: Path) -> None:
+    box = McpTools({"lazy": echo_def(timeout_s=1.0)}, {}, log_dir=tmp_path)
+    try:
+        await box.start()
+        started = time.monotonic()
+        result = await box.call("lazy__slow", {"seconds": 30})
+        elapsed = time.monotonic() - started
+        after = await box.call("lazy__add", {"a": 1, "b": 1})
+    finally:
+        await box.aclose()
+    assert result.is_error and "timed out after 1s" in result.text
+    assert elapsed < 5
+    assert after.text == "2"  # the server is still usable after a timed-out call
+
+
+async def test_cancelling_a_call_propagates_promptly(tools: McpTools) -> None:
+    task = asyncio.create_task(tools.call("echo_main__slow", {"seconds": 30}))
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 2
+    assert (await tools.call("echo_main__add", {"a": 1, "b": 1})).text == "2"
+
+
+async def test_a_server_that_dies_is_marked_failed_and_reported_once(tools: McpTools) -> None:
+    died = await tools.call("echo_main__exit_now", {})
+    assert died.is_error and died.text.startswith("mcp server 'echo.main' stopped")
+    assert tools.status["echo.main"].state == "failed"
+    assert tools.problems() == [died.text]
+    again = await tools.call("echo_main__add", {"a": 1, "b": 1})
+    assert again.is_error and "is not running" in again.text
+    assert tools.problems() == []
+    assert tools.specs() == []
+    assert tools.owner("echo_main__add") == ("echo.main", "add")
+
+
+async def test_calls_run_concurrently(tools: McpTools) -> None:
+    started = time.monotonic()
+    results = await asyncio.gather(
+        *(tools.call("echo_main__slow", {"seconds": 1}) for _ in range(3))
+    )
+    assert [r.text for r in results] == ["slept 1.0"] * 3
+    assert time.monotonic() - started < 2.5
+
+
+async def test_a_server_that_never_answers_times_out_at_start(tmp_path: Path) -> None:
+    mute = McpServerDef(command=sys.executable, args=["-c", "import time; time.sleep(60)"], timeout_s=1.0)
+    box = McpTools({"mute": mute}, {}, log_dir=tmp_path)
+    started = time.monotonic()
+    try:
+        problems = await box.start()
+    finally:
+        await box.aclose()
+    assert problems == ["mcp server 'mute' failed to start: no answer within 1s"]
+    assert time.monotonic() - started < 8
+
+
+async def test_in_process_server(tmp_path: Path) -> None:
+    box = McpTools({}, {}, log_dir=tmp_path)
+    try:
+        assert await box.add_in_process("inproc", load_echo_module().build()) is None
+        assert box.status["inproc"].state == "connected"
+        assert (await box.call("inproc__add", {"a": 20, "b": 22})).text == "42"
+        failed = await box.call("inproc__fail", {"reason": "nope"})
+        assert failed.is_error and "nope" in failed.text
+    finally:
+        await box.aclose()
+    assert box.status["inproc"].state == "stopped"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def http_echo() -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, ECHO, "--http", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the HTTP echo server did not start") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_streamable_http_server(http_echo: str, tmp_path: Path) -> None:
+    box = McpTools(
+        {"web": McpServerDef(url=http_echo, headers={"Authorization": "Bearer ${TOKEN}"})},
+        {"TOKEN": "t0k"},
+        log_dir=tmp_path,
+    )
+    try:
+        assert await box.start() == []
+        assert box.status["web"].transport == "http"
+        assert (await box.call("web__add", {"a": 2, "b": 3})).text == "5"
+        assert (await box.call("web__echo", {"text": "over http"})).text == "over http"
+    finally:
+        await box.aclose()
+
+
+async def test_an_unreachable_url_fails_that_server(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/mcp"
+    box = McpTools({"web": McpServerDef(url=url, timeout_s=5)}, {}, log_dir=tmp_path)
+    try:
+        problems = await box.start()
+    finally:
+        await box.aclose()
+    assert len(problems) == 1 and problems[0].startswith("mcp server 'web' failed to start: ")
+
+
+def test_offered_names_are_valid_unique_and_map_back() -> None:
+    pairs = [
+        ("a.b", "run"),
+        ("a_b", "run"),  # sanitises to the same name as the one above
+        ("files", "read file"),
+        ("s" * 40, "t" * 40),  # too long
+        ("s" * 40, "t" * 39 + "u"),  # same after truncation
+        ("ok", "tool"),
+    ]
+    names = offered_names(pairs)
+    assert len(names) == len(pairs)
+    assert all(VALID_NAME.match(name) for name in names)
+    assert sorted(names.values()) == sorted(pairs)
+    assert names["ok__tool"] == ("ok", "tool")
+    assert names["files__read_file"] == ("files", "read file")
+    assert "a_b__run" not in names  # a shared name goes to neither
+    assert offered_names(list(reversed(pairs))) == names  # stable whatever the order
+
+
+def test_importing_the_client_does_not_import_mcp() -> None:
+    code = "import sys, tui.core.mcp.client; print('mcp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
