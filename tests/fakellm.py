@@ -63,6 +63,10 @@ class _Stopping(Exception):
     pass
 
 
+class _Cut(Exception):
+    """The reply was cut on purpose (cut_after): the response is not complete."""
+
+
 class FakeLLM:
     def __init__(self, *, keys: dict[str, str] | None = None) -> None:
         self.keys = dict(keys or {})
@@ -266,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
             rec.disconnected = True
         except (BrokenPipeError, ConnectionResetError):
             rec.disconnected = True
-        except _Stopping:
+        except (_Stopping, _Cut):
             pass
         self.close_connection = True
 
@@ -379,7 +383,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
             self._drop()
-            return
         self._send_json(200, payload)
 
     @staticmethod
@@ -425,6 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.connection.close()
+        raise _Cut
 
     def _stream(self, reply: Reply, body: dict) -> None:
         self._start_stream()
@@ -434,19 +438,16 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._stream_anthropic(reply, body, text_chunks)
 
-    def _text_phase(self, reply: Reply, text_chunks: list[str], send) -> bool:
-        """Stream the text chunks; False if the reply is cut and the socket dropped."""
+    def _text_phase(self, reply: Reply, text_chunks: list[str], send) -> None:
+        """Stream the text chunks, or only `cut_after` of them and drop the connection."""
         for i, piece in enumerate(text_chunks):
             if reply.cut_after is not None and i >= reply.cut_after:
                 self._drop()
-                return False
             if i:
                 self._wait(reply.chunk_delay)
             send(piece)
-        if reply.cut_after is not None and reply.cut_after >= len(text_chunks):
+        if reply.cut_after is not None:
             self._drop()
-            return False
-        return True
 
     def _stream_openai(self, reply: Reply, body: dict, text_chunks: list[str]) -> None:
         n = self.server_fake._new_id()
@@ -458,8 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"index": 0, "delta": delta, "finish_reason": finish}]})
 
         chunk({"role": "assistant", "content": ""})
-        if not self._text_phase(reply, text_chunks, lambda piece: chunk({"content": piece})):
-            return
+        self._text_phase(reply, text_chunks, lambda piece: chunk({"content": piece}))
         if reply.error_event:
             self._event(None, {"error": {"message": reply.error, "type": "server_error"}})
             self._end_stream()
@@ -497,8 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event("content_block_delta", {"type": "content_block_delta", "index": 0,
                                                 "delta": {"type": "text_delta", "text": piece}})
 
-        if not self._text_phase(reply, text_chunks, text_delta):
-            return
+        self._text_phase(reply, text_chunks, text_delta)
         if text_chunks:
             self._event("content_block_stop", {"type": "content_block_stop", "index": 0})
             index = 1

@@ -1,0 +1,45 @@
+"""Providers: one module per wire format, chosen by `ProviderConfig.kind`.
+
+The wire-format modules (and httpx) are imported only when a provider is made, so
+importing `tui.core` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import ChatRequest, Delta, Done, Provider, ProviderConfig, ProviderError, ProviderEvent
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "ChatRequest",
+    "Delta",
+    "Done",
+    "Provider",
+    "ProviderConfig",
+    "ProviderError",
+    "ProviderEvent",
+    "make_provider",
+]
+
+
+def make_provider(
+    config: ProviderConfig,
+    api_key: str | None,
+    *,
+    client: httpx.AsyncClient | None = None,
+    timeout: float = 120.0,
+) -> Provider:
+    """A provider for `config`. A given `client` is borrowed (aclose() leaves it open);
+    otherwise the provider owns one and aclose() closes it."""
+    if config.kind == "openai":
+        from .openai import OpenAIProvider
+
+        return OpenAIProvider(config, api_key, client=client, timeout=timeout)
+    if config.kind == "anthropic":
+        from .anthropic import AnthropicProvider
+
+        return AnthropicProvider(config, api_key, client=client, timeout=timeout)
+    raise ValueError(f"unknown provider kind '{config.kind}' for provider '{config.name}'")
