@@ -64,3 +64,6 @@ class Message:
     tool_name: str | None = None
     is_error: bool = False
     partial: bool = False
+    # The answer's place in a parallel or consensus round (the model's name), or None
+    # for the main conversation. Round answers reach later turns only via the outcome.
+    lane: str | None = None
