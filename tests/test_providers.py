@@ -426,6 +426,14 @@ async def test_connection_refused_is_retryable(providers, wire):
     assert "sk-secret-abc" not in str(err)
 
 
+async def test_base_url_without_scheme_is_not_retryable():
+    provider = make_provider(ProviderConfig("ollama", "openai", "localhost:11434/v1"), None)
+    err, _ = await failure(provider, ask())
+    await provider.aclose()
+    assert not err.retryable
+    assert str(err).startswith("ollama: connection failed")
+
+
 @pytest.mark.parametrize("wire", WIRES)
 async def test_timeout_is_retryable(fake_llm, providers, wire):
     fake_llm.script("m", Reply("late", delay=3))

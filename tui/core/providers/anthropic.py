@@ -147,7 +147,7 @@ class AnthropicProvider:
                     for _, t in sorted(tools.items())
                 )
                 yield Done("".join(text), tool_calls, Usage(usage_in, usage_out), _finish(stop_reason, tool_calls))
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise transport_error(name, exc, self._key, "".join(text), started) from exc
 
     def _parse_message(self, data: Any) -> Done:
@@ -193,9 +193,7 @@ def _input_tokens(usage: dict[str, Any]) -> int:
 def _finish(stop_reason: str | None, tool_calls: tuple[ToolCall, ...]) -> FinishReason:
     if stop_reason == "max_tokens":
         return "length"
-    if stop_reason == "tool_use" or tool_calls:
-        return "tool_calls" if tool_calls else "stop"
-    return "stop"
+    return "tool_calls" if tool_calls else "stop"
 
 
 def safe_id(tool_call_id: str | None) -> str:

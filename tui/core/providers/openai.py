@@ -122,7 +122,7 @@ class OpenAIProvider:
                     raise stream_cut(name, "".join(text))
                 tool_calls = calls.finish()
                 yield Done("".join(text), tool_calls, usage, _finish(reason, tool_calls))
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise transport_error(name, exc, self._key, "".join(text), started) from exc
 
     def _parse_completion(self, data: Any) -> Done:

@@ -123,9 +123,10 @@ async def status_error(
 
 
 def transport_error(
-    name: str, exc: httpx.TransportError, key: str | None, partial: str, started: bool
+    name: str, exc: httpx.RequestError, key: str | None, partial: str, started: bool
 ) -> ProviderError:
-    """A connection that failed (before a response) or broke (mid-stream)."""
+    """A connection that failed (before a response) or broke (mid-stream). Only a
+    base URL httpx cannot use at all is not worth retrying."""
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         what = "stream cut (timed out)" if started else "request timed out"
@@ -133,7 +134,8 @@ def transport_error(
         what = "stream cut"
     else:
         what = "connection failed"
-    return ProviderError(one_line(f"{name}: {what}: {detail}", key), retryable=True, partial=partial)
+    retryable = not isinstance(exc, httpx.UnsupportedProtocol)
+    return ProviderError(one_line(f"{name}: {what}: {detail}", key), retryable=retryable, partial=partial)
 
 
 def stream_cut(name: str, partial: str) -> ProviderError:
