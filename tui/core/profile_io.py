@@ -288,7 +288,9 @@ def place_error(
 ) -> FileFormatError:
     """`exc` as `error`, with the line and column of its key when they can be found."""
     key = prefix + exc.key
-    offset = _KeyScanner(text).scan().get(key) if text else None
+    places = _KeyScanner(text).scan() if text else {}
+    # A key that is missing (a required one) is placed at the table that lacks it.
+    offset = next((places[key[:n]] for n in range(len(key), 0, -1) if key[:n] in places), None)
     if offset is None:
         return error(path, exc.message, key=key)
     line, col = _line_col(text, offset)
@@ -430,7 +432,8 @@ def _check_mcp(name: str, d: McpServerDef) -> None:
         what = "none" if not given else " and ".join(given)
         raise Invalid(key, f"needs exactly one of command (stdio), url (HTTP) or slug (hosted), got {what}")
     kind = given[0]
-    for field_name, needs in (("args", "command"), ("env", "command"), ("cwd", "command"), ("headers", "url")):
+    only_for = (("args", "command"), ("env", "command"), ("cwd", "command"), ("headers", "url"))
+    for field_name, needs in only_for:
         if getattr(d, field_name) and kind != needs:
             raise Invalid(key + (field_name,), f"only applies to a server given by {needs}")
     if d.timeout_s <= 0:
@@ -444,7 +447,9 @@ def check_profile(p: Profile) -> None:
     for alias, m in p.models.items():
         key: KeyPath = ("models", alias)
         if m.model in p.models:
-            raise Invalid(key + ("model",), f"'{m.model}' is an alias: an alias must name a model such as openai/gpt-4.1")
+            raise Invalid(
+                key + ("model",), f"'{m.model}' is an alias: an alias must name a model such as openai/gpt-4.1"
+            )
         _check_ref(p, m.model, key + ("model",))
         for field_name in ("input_price", "output_price", "latency_s", "temperature"):
             if (getattr(m, field_name) or 0) < 0:
@@ -470,7 +475,8 @@ def check_profile(p: Profile) -> None:
         _check_ref(p, ref, ("fallbacks", ref))
         for i, other in enumerate(chain):
             _check_ref(p, other, ("fallbacks", ref, i))
-    for section, members, lead in (("parallel", p.parallel.models, "synthesizer"), ("consensus", p.consensus.models, "judge")):
+    rounds = (("parallel", p.parallel.models, "synthesizer"), ("consensus", p.consensus.models, "judge"))
+    for section, members, lead in rounds:
         for i, ref in enumerate(members):
             _check_ref(p, ref, (section, "models", i))
         chosen = getattr(getattr(p, section), lead)
@@ -517,7 +523,12 @@ def parse_profile(text: str, path: str = "<profile>") -> Profile:
 
 
 def load_profile(path: Path | str) -> Profile:
-    return parse_profile(read_text(Path(path), ProfileError), str(path))
+    """The profile in the file at `path`; one without a `name` is named after the file."""
+    name = str(path)
+    text = read_text(Path(path), ProfileError)
+    data = parse_toml(text, name, ProfileError)
+    data.setdefault("name", Path(path).stem)
+    return profile_from_dict(data, name, text)
 
 
 def to_table(obj: Any) -> Any:
@@ -543,7 +554,8 @@ def to_table(obj: Any) -> Any:
 
 
 def profile_to_dict(p: Profile) -> dict[str, Any]:
-    return to_table(p)
+    # The name is always written: a file without one takes its file name when loaded.
+    return {"name": p.name, **to_table(p)}
 
 
 def has_carriage_return(obj: Any) -> bool:
