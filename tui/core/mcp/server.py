@@ -1,0 +1,178 @@
+"""`baton mcp-server`: Baton's routing and handoff packages as an MCP server over stdio.
+
+The tools answer from the same code the chat uses (tui.core.routing, tui.core.handoff)
+with the profile given, so another MCP client can ask which model suits a task and get
+a handoff package in Baton's shape. Nothing but the protocol goes to stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..handoff import build_package
+from ..models import ModelError, resolve_model
+from ..profile import ModelDef, Profile, Routing
+from ..routing import RouteChoice, route_for_analysis, select_model
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+
+class ModelConstraints(BaseModel):
+    """Limits on the model chosen; unset keys fall back to the profile's [routing.constraints]."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_cost: float | None = Field(None, description="Most USD one message may cost (estimated)")
+    max_latency: float | None = Field(None, description="Most seconds a typical answer may take")
+    capabilities: list[str] | None = Field(None, description="Strengths the model must have, e.g. code")
+    strengths: list[str] | None = Field(None, description="Same as capabilities")
+
+
+class ModelRoute(BaseModel):
+    model: str = Field(description="The chosen model: a profile alias or provider/model")
+    task_type: str
+    reason: str = Field(description="Why this model, in words")
+    candidates: list[str] = Field(description="Models considered, best first")
+
+
+class SpecialistRoute(BaseModel):
+    content: str
+    routing: ModelRoute
+    ready_for_handoff: bool = Field(description="True when the content is non-empty and the model is usable")
+
+
+class HandoffMetadata(BaseModel):
+    task_type: str
+    expected_output_format: str
+    validation_criteria: list[str]
+    suggested_parameters: dict[str, Any]
+
+
+class HandoffPackage(BaseModel):
+    original_task: str
+    context: dict[str, Any]
+    source_model: str | None
+    target_model: str = Field(description="The target as given (a profile alias or provider/model)")
+    target_ref: str = Field(description="The target resolved to provider/model")
+    instructions: str
+    timestamp: str
+    metadata: HandoffMetadata
+
+
+def default_profile() -> Profile:
+    """Used when no profile is given: a few well-known models with routing rules."""
+    def model(ref: str, price_in: float, price_out: float, latency: float, *strengths: str) -> ModelDef:
+        return ModelDef(ref, input_price=price_in, output_price=price_out, latency_s=latency, strengths=list(strengths))
+
+    models = {
+        "coder": model("anthropic/claude-sonnet-4-5", 3.0, 15.0, 6.0, "code_generation", "code_review"),
+        "analyst": model("openai/gpt-4.1", 2.0, 8.0, 5.0, "data_analysis", "research", "fact_checking"),
+        "writer": model("anthropic/claude-opus-4-1", 15.0, 75.0, 12.0, "creative_writing"),
+        "quick": model("openai/gpt-4o-mini", 0.15, 0.6, 1.5, "quick_answer", "summarization"),
+    }
+    rules = {
+        "code_generation": "coder",
+        "data_analysis": "analyst",
+        "research": "analyst",
+        "creative_writing": "writer",
+        "quick_answer": "quick",
+    }
+    return Profile(
+        name="default",
+        description="Built-in models for `baton mcp-server` without --profile",
+        default_model="quick",
+        models=models,
+        routing=Routing(mode="auto", rules=rules),
+    )
+
+
+def _route(choice: RouteChoice) -> ModelRoute:
+    return ModelRoute(
+        model=choice.model, task_type=choice.task_type, reason=choice.reason, candidates=list(choice.candidates)
+    )
+
+
+def build_server(profile: Profile, env: Mapping[str, str]) -> MCPServer:
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    server = MCPServer(
+        "baton",
+        instructions=f"Model routing and handoff packages from the Baton profile '{profile.name}'.",
+        log_level="WARNING",
+    )
+
+    def resolved(model: str) -> str:
+        try:
+            return resolve_model(model, profile, env).ref
+        except ModelError as exc:
+            known = ", ".join(profile.models) or "none"
+            raise ToolError(f"{exc} (profile '{profile.name}' models: {known})") from None
+
+    @server.tool()
+    def prepare_handoff(
+        task: str, current_context: dict[str, Any], target_model: str, handoff_instructions: str
+    ) -> HandoffPackage:
+        """Package a task for handing to another model: the task, its context, the
+        instructions, and what output to expect and how to check it."""
+        target_ref = resolved(target_model)
+        package = build_package(task, current_context, None, target_model, handoff_instructions, profile)
+        return HandoffPackage(**package, target_ref=target_ref)
+
+    @server.tool()
+    def route_to_specialist(content: str, analysis_type: str) -> SpecialistRoute:
+        """Choose the model for an analysis of the content. analysis_type is one of
+        code_review, creative_expansion, fact_checking, summarization, data_analysis,
+        or a task type of the profile."""
+        try:
+            choice = route_for_analysis(content, analysis_type, profile, env)
+        except ModelError as exc:
+            raise ToolError(str(exc)) from None
+        try:
+            resolve_model(choice.model, profile, env)
+            usable = True
+        except ModelError:
+            usable = False
+        return SpecialistRoute(
+            content=content, routing=_route(choice), ready_for_handoff=usable and bool(content.strip())
+        )
+
+    @server.tool()
+    def select_optimal_model(task: str, constraints: ModelConstraints | None = None) -> ModelRoute:
+        """Choose the best model of the profile for a task, within optional limits on
+        cost, latency and required capabilities."""
+        limits = constraints.model_dump(exclude_none=True) if constraints else None
+        try:
+            return _route(select_model(task, profile, env, limits))
+        except ModelError as exc:
+            raise ToolError(str(exc)) from None
+
+    return server
+
+
+def serve(profile_arg: str | None) -> int:
+    """Run the server on stdio until the client closes it; 2 for a bad profile."""
+    from ..env import load_environment
+    from ..profile_io import ProfileError, find_profile, load_profile
+
+    if profile_arg is None:
+        profile = default_profile()
+    else:
+        try:
+            profile = load_profile(find_profile(profile_arg))
+        except ProfileError as exc:
+            print(f"baton mcp-server: {exc}", file=sys.stderr)
+            return 2
+    build_server(profile, load_environment()).run()
+    return 0
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    chosen = args[args.index("--profile") + 1] if "--profile" in args[:-1] else None
+    raise SystemExit(serve(chosen))
