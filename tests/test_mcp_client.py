@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import re
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from fakellm import Reply
 
 from tui.core.mcp.client import McpTools, offered_names
 from tui.core.profile import McpServerDef
@@ -331,3 +333,30 @@ def test_importing_the_client_does_not_import_mcp() -> None:
     code = "import sys, tui.core.mcp.client; print('mcp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
+async def test_the_engine_runs_a_real_mcp_tool(fake_llm, tmp_path: Path, wire: str) -> None:
+    from tui.core.engine import Engine
+    from tui.core.events import RunFinished, ToolCallEvent
+    from tui.core.profile import ModelDef, Profile, ProviderDef
+
+    profile = Profile(
+        name="mcp",
+        default_model="m",
+        providers={"fake": ProviderDef(kind=wire, base_url=getattr(fake_llm, f"{wire}_base"), api_key_env="K")},
+        models={"m": ModelDef("fake/m")},
+    )
+    fake_llm.script("m", Reply(tool_calls=[("echo_main__add", {"a": 2, "b": 3})]))
+    box = McpTools({"echo.main": echo_def()}, {}, log_dir=tmp_path)
+    try:
+        assert await box.start() == []
+        engine = Engine(profile, env={"K": "key"}, tools=box, backoff_s=0.01)
+        events = [event async for event in engine.send("what is 2 + 3?")]
+    finally:
+        await box.aclose()
+    (call,) = [e for e in events if isinstance(e, ToolCallEvent)]
+    assert (call.server, call.tool, call.result, call.error) == ("echo.main", "add", "5", None)
+    assert isinstance(events[-1], RunFinished) and events[-1].final_output == "tool said: 5"
+    offered = json.dumps(fake_llm.requests_for("m")[0].body["tools"])
+    assert "echo_main__add" in offered and "[echo.main] Add two integers." in offered

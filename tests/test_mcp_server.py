@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,11 +17,7 @@ ROUTING_PROFILE = ROOT / "profiles" / "routing.toml"
 
 
 def server_command(*args: str) -> list[str]:
-    """`python -m tui mcp-server` once the CLI dispatches it, else the module itself."""
-    spec = importlib.util.find_spec("tui.cli")
-    if spec and spec.origin and "mcp-server" in Path(spec.origin).read_text():
-        return [sys.executable, "-m", "tui", "mcp-server", *args]
-    return [sys.executable, "-m", "tui.core.mcp.server", *args]
+    return [sys.executable, "-m", "tui", "mcp-server", *args]
 
 
 @asynccontextmanager

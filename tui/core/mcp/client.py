@@ -340,7 +340,7 @@ class McpTools:
             return error(f"{server_name}/{tool} timed out after {timeout:g}s")
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
-                if server.state == "connected":
+                if server.state == "connected" and not server.closing.is_set():
                     return error(self._died(server, _reason(exc)))
                 return error(f"mcp server '{server_name}' is not running")
             return error(_reason(exc))

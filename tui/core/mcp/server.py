@@ -64,7 +64,7 @@ class HandoffPackage(BaseModel):
     metadata: HandoffMetadata
 
 
-def default_profile() -> Profile:
+def builtin_profile() -> Profile:
     """Used when no profile is given: a few well-known models with routing rules."""
     def model(ref: str, price_in: float, price_out: float, latency: float, *strengths: str) -> ModelDef:
         return ModelDef(ref, input_price=price_in, output_price=price_out, latency_s=latency, strengths=list(strengths))
@@ -161,7 +161,7 @@ def serve(profile_arg: str | None) -> int:
     from ..profile_io import ProfileError, find_profile, load_profile
 
     if profile_arg is None:
-        profile = default_profile()
+        profile = builtin_profile()
     else:
         try:
             profile = load_profile(find_profile(profile_arg))
@@ -171,8 +171,3 @@ def serve(profile_arg: str | None) -> int:
     build_server(profile, load_environment()).run()
     return 0
 
-
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    chosen = args[args.index("--profile") + 1] if "--profile" in args[:-1] else None
-    raise SystemExit(serve(chosen))
