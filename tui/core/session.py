@@ -73,6 +73,8 @@ def message_to_dict(m: Message) -> dict[str, Any]:
         d["is_error"] = True
     if m.partial:
         d["partial"] = True
+    if m.lane is not None:
+        d["lane"] = m.lane
     return d
 
 
@@ -98,7 +100,9 @@ def save_session(path: Path | str, profile: Profile, conversation: Conversation)
 # --------------------------------------------------------------------- reading
 
 _TOP_KEYS = ("version", "title", "active_model", "profile", "messages", "events")
-_MESSAGE_KEYS = ("role", "content", "model", "tool_calls", "tool_call_id", "tool_name", "is_error", "partial")
+_MESSAGE_KEYS = (
+    "role", "content", "model", "tool_calls", "tool_call_id", "tool_name", "is_error", "partial", "lane",
+)
 _TOOL_CALL_KEYS = ("id", "name", "arguments")
 
 
@@ -142,6 +146,7 @@ def message_from_dict(value: Any, key: KeyPath) -> Message:
         tool_name=_optional_str(d, "tool_name", key),
         is_error=convert(d.get("is_error", False), bool, key + ("is_error",)),
         partial=convert(d.get("partial", False), bool, key + ("partial",)),
+        lane=_optional_str(d, "lane", key),
     )
 
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +116,7 @@ class Caller:
     def provider(self, spec: ModelSpec) -> Provider:
         key = (spec.provider.name, spec.provider.base_url)
         if key not in self._providers:
-            import httpx
+            from ._httpx import httpx
 
             from .providers import make_provider
 
@@ -215,7 +216,8 @@ class Caller:
         started = time.monotonic()
         yield TurnStarted(spec.name, lane, purpose)
         try:
-            async for ev in self.provider(spec).stream(request):
+            async with aclosing(self.provider(spec).stream(request)) as stream:
+              async for ev in stream:
                 if isinstance(ev, Delta):
                     if ev.text:
                         flight.chunks.append(ev.text)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .base import ChatRequest, Delta, Done, Provider, ProviderConfig, ProviderError, ProviderEvent
 
 if TYPE_CHECKING:
-    import httpx
+    from tui.core._httpx import httpx
 
 __all__ = [
     "ChatRequest",

@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+from tui.core._httpx import httpx
 
 from ..types import Message, ToolCall, Usage
 from .base import ChatRequest, Delta, Done, FinishReason, ProviderConfig, ProviderError, ProviderEvent

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from tui.core._httpx import httpx
 
 from .base import ProviderError
 

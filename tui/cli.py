@@ -1,0 +1,258 @@
+"""Command line: `baton` runs the app; subcommands run the same engine headless.
+
+Every failure a person can cause ends in one line on stderr and a documented exit
+status (1: the run failed; 2: bad usage or a bad profile), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad usage: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints a usage block; one line is enough
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _models(value: str) -> list[str]:
+    models = [m.strip() for m in value.split(",") if m.strip()]
+    if not models:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of models")
+    return models
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="baton", description="Several language models, one conversation.")
+    parser.add_argument("--profile", metavar="PATH|NAME", help="profile TOML, or its name")
+    parser.add_argument("--session", metavar="PATH", help="session TOML to open (and keep saving to)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    ask = sub.add_parser("ask", help="ask headless; the final answer goes to stdout")
+    ask.add_argument("prompt", metavar="PROMPT", help='the prompt, or "-" to read stdin')
+    ask.add_argument("--profile", metavar="PATH|NAME", dest="ask_profile")
+    ask.add_argument("-m", "--model", metavar="MODEL")
+    how = ask.add_mutually_exclusive_group()
+    how.add_argument("--chain", type=_models, metavar="M1,M2,...")
+    how.add_argument("--pipeline", type=_models, metavar="M1,M2,...")
+    how.add_argument("--parallel", type=_models, metavar="M1,M2,...")
+    how.add_argument("--consensus", type=_models, metavar="M1,M2,...")
+    ask.add_argument("--synth", metavar="M", help="synthesiser for --parallel")
+    ask.add_argument("--judge", metavar="M", help="judge for --consensus")
+    ask.add_argument("--route", choices=["auto", "manual"], help="auto: route by task type")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    ask.add_argument("--approve-tools", action="store_true", help="allow tools of servers with approve = true")
+
+    profile = sub.add_parser("profile", help="profile tools")
+    profile_sub = profile.add_subparsers(dest="profile_command", parser_class=_Parser, required=True)
+    validate = profile_sub.add_parser("validate", help="check a profile; errors as PATH:LINE:COL: message")
+    validate.add_argument("path", metavar="PATH")
+
+    server = sub.add_parser("mcp-server", help="the handoff MCP server, over stdio")
+    server.add_argument("--profile", metavar="PATH|NAME", dest="server_profile")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "ask":
+            return asyncio.run(ask(args))
+        if args.command == "profile":
+            return validate_profile(args.path)
+        if args.command == "mcp-server":
+            from tui.core.mcp.server import serve
+
+            return serve(args.server_profile or args.profile)
+        from tui.ui.app import run
+
+        return run(args.profile, args.session)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug of ours: one line for the person, the traceback to a file
+        print(f"baton: internal error: {type(e).__name__}: {e} (details in {_crash_log(e)})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _crash_log(exc: BaseException) -> str:
+    import traceback
+
+    from tui.core.env import data_dir
+
+    path = data_dir() / "crash.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(traceback.format_exception(exc)) + "\n")
+    except OSError:
+        return "nowhere: the data directory is not writable"
+    return str(path)
+
+
+def validate_profile(path: str) -> int:
+    from tui.core.profile_io import ProfileError, load_profile
+
+    try:
+        profile = load_profile(path)
+    except ProfileError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{path}: ok ({profile.name}, {len(profile.models)} models)")
+    return 0
+
+
+def load_profile_arg(arg: str | None, env: dict[str, str]):
+    from tui.core.defaults import default_profile
+    from tui.core.profile_io import find_profile, load_profile
+
+    if not arg:
+        return default_profile(env)
+    return load_profile(find_profile(arg))
+
+
+async def ask(args: argparse.Namespace) -> int:
+    from tui.core.env import load_environment
+    from tui.core.models import ModelError
+    from tui.core.profile_io import ProfileError
+
+    env = load_environment()
+    try:
+        profile = load_profile_arg(args.ask_profile or args.profile, env)
+    except ProfileError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        print("baton ask: the prompt is empty", file=sys.stderr)
+        return EXIT_USAGE
+    if args.synth and not args.parallel:
+        print("baton ask: --synth goes with --parallel", file=sys.stderr)
+        return EXIT_USAGE
+    if args.consensus and not (args.judge or profile.consensus.judge):
+        print("baton ask: --consensus needs --judge M", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return await _ask(args, profile, env, prompt)
+    except ModelError as e:
+        print(f"baton ask: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prompt: str) -> int:
+    from tui.core.audit import default_audit_log
+    from tui.core.engine import Engine
+    from tui.core.events import RunFailed, RunFinished, TextDelta, TimelineEvent, TurnStarted
+    from tui.core.profile import Stage
+
+    if args.route:
+        profile.routing.mode = args.route
+    tools = await _start_tools(profile, env, args.approve_tools)
+    engine = Engine(profile, env=env, audit=default_audit_log(env), tools=tools)
+    try:
+        named = [args.model, args.synth, args.judge, *(args.chain or []), *(args.pipeline or []),
+                 *(args.parallel or []), *(args.consensus or [])]
+        for model in filter(None, named):
+            engine.check_model(model)
+        if args.model:
+            engine.set_model(args.model)
+
+        stages = None
+        if args.pipeline:
+            # The profile's stages (instructions, checks) when they name the same models.
+            profiled = profile.pipeline.stages
+            if [s.model for s in profiled] == args.pipeline:
+                stages = profiled
+            else:
+                stages = [Stage(model=m) for m in args.pipeline]
+        if args.chain:
+            run, wanted = engine.chain(prompt, args.chain), "answer"
+        elif args.pipeline:
+            run, wanted = engine.pipeline(prompt, stages), "stage"
+        elif args.parallel:
+            synth = args.synth or (profile.parallel.synthesizer if profile.parallel.models == args.parallel else None)
+            run, wanted = engine.parallel(prompt, args.parallel, synth), "synthesis"
+        elif args.consensus:
+            run, wanted = engine.consensus(prompt, args.consensus, args.judge or profile.consensus.judge), "none"
+        else:
+            run, wanted = engine.send(prompt), "answer"
+
+        last_stage = len(stages) if stages else 0
+        stages_done = 0
+        streaming = False
+        printed = False
+        records: list[dict[str, Any]] = []
+        async for ev in run:
+            if isinstance(ev, TimelineEvent):
+                records.append(ev.to_record())
+                if ev.type == "stage":
+                    stages_done += 1
+            elif isinstance(ev, TurnStarted):
+                streaming = (not args.json and ev.lane is None and ev.purpose == wanted
+                             and (wanted != "stage" or stages_done + 1 == last_stage))
+                if streaming and printed:
+                    sys.stdout.write("\n")  # a retry or a handoff starts a fresh answer
+                    printed = False
+            elif isinstance(ev, TextDelta) and streaming:
+                sys.stdout.write(_printable(ev.text))
+                sys.stdout.flush()
+                printed = True
+            elif isinstance(ev, RunFailed):
+                if printed:
+                    sys.stdout.write("\n")
+                print(f"baton ask: {ev.error}", file=sys.stderr)
+                return EXIT_FAILED
+            elif isinstance(ev, RunFinished):
+                if args.json:
+                    print(json.dumps({
+                        "final_output": ev.final_output,
+                        "model": ev.model,
+                        "events": records,
+                        "usage": ev.usage.to_dict(),
+                        "cost_usd": ev.cost_usd,
+                    }, ensure_ascii=False))
+                elif printed:
+                    sys.stdout.write("\n")
+                else:
+                    sys.stdout.write(_printable(ev.final_output) + "\n")
+                sys.stdout.flush()
+                return 0
+        return EXIT_FAILED
+    finally:
+        await engine.aclose()
+        if tools is not None:
+            await tools.aclose()
+
+
+def _printable(text: str) -> str:
+    """Model output to a terminal: escape sequences and other controls are made
+    visible, never interpreted (newlines and tabs pass). A pipe gets the text as is."""
+    if text.isprintable() or not sys.stdout.isatty():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
+async def _start_tools(profile: Any, env: dict[str, str], approve_all: bool):
+    if not profile.mcp_servers:
+        return None
+    from tui.core.mcp.client import McpTools
+
+    async def approve(server: str, tool: str, arguments: dict) -> str:
+        return "session"
+
+    tools = McpTools(profile.mcp_servers, env, approve=approve if approve_all else None)
+    for problem in await tools.start():
+        print(f"baton: {problem}", file=sys.stderr)
+    return tools
