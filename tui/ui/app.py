@@ -1,0 +1,552 @@
+"""The Baton app: a thin App that composes the chat pane, routing panel, timeline and
+composer, and passes what the person asks for to the engine.
+
+The engine, sessions, httpx and mcp are imported where first needed, so the first frame
+costs little more than Textual's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from tui.core.conversation import Conversation
+from tui.core.profile import Profile
+
+from .chat import ChatPane
+from .commands import HELP, BatonCommands, Command, CommandError, PaletteEntry, parse_command
+from .composer import Composer
+from .routing_panel import TASK_TYPES, RoutingPanel, RoutingState
+from .run import RunPresenter
+from .screens import ApprovalScreen, DetailsScreen, HelpScreen
+from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from tui.core.engine import Engine
+    from tui.core.tools import Approval
+
+KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEDALUS_API_KEY", "OPENROUTER_API_KEY")
+DEFAULT_MODELS = {
+    "OPENAI_API_KEY": "openai/gpt-4.1",
+    "ANTHROPIC_API_KEY": "anthropic/claude-sonnet-4-5",
+    "DEDALUS_API_KEY": "dedalus/openai/gpt-4.1",
+    "OPENROUTER_API_KEY": "openrouter/openai/gpt-4.1",
+    "OLLAMA_HOST": "ollama/llama3.2",
+}
+SNAPSHOT_EVERY_S = 1.0
+_CODE_BLOCK = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+
+SETUP_NOTICE = """\
+## No model is ready yet
+
+{problem}
+
+Baton reads API keys from the environment, or from a `.env` file in the working
+directory or in `{config}`. Set one of:
+
+```
+OPENAI_API_KEY=...        # then /model openai/gpt-4.1
+ANTHROPIC_API_KEY=...     # then /model anthropic/claude-sonnet-4-5
+DEDALUS_API_KEY=...
+OPENROUTER_API_KEY=...
+```
+
+or point `OLLAMA_HOST` at a local Ollama (`OLLAMA_HOST=http://localhost:11434`) and
+use `/model ollama/llama3.2`. Then restart Baton, or give a profile with `--profile`.
+"""
+
+WELCOME = "Send a message to **{model}**. `/help` lists the commands; **ctrl+p** opens the palette."
+
+
+def default_profile(env: Mapping[str, str]) -> Profile:
+    """The profile used without --profile: the first provider that has a key."""
+    model = next((ref for variable, ref in DEFAULT_MODELS.items() if env.get(variable)), None)
+    return Profile(name="default", default_model=model)
+
+
+def provider_problem(profile: Profile, model: str | None, env: Mapping[str, str]) -> str | None:
+    """Why `model` cannot answer (no model, unknown provider, missing key), or None."""
+    from tui.core.models import ModelError, api_key, resolve_model
+
+    if not model:
+        return "No model is selected and no provider key was found."
+    try:
+        api_key(resolve_model(model, profile, env).provider, env)
+    except ModelError as error:
+        return f"{model}: {error}"
+    return None
+
+
+def last_code_block(markdown: str) -> str | None:
+    blocks = _CODE_BLOCK.findall(markdown)
+    return blocks[-1][1].rstrip("\n") if blocks else None
+
+
+class BatonApp(App[None]):
+    """One screen: chat, routing panel and timeline, composer, footer."""
+
+    CSS_PATH = "baton.tcss"
+    TITLE = "Baton"
+    COMMANDS = App.COMMANDS | {BatonCommands}
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Stop the streaming answer; what arrived stays"),
+        Binding("ctrl+o", "copy_answer", "Copy answer", id="copy_answer",
+                tooltip="Copy the last answer to the terminal clipboard (OSC 52)"),
+        Binding("ctrl+b", "copy_code", "Copy code", id="copy_code",
+                tooltip="Copy the last code block of the last answer"),
+        Binding("ctrl+r", "toggle_route", "Auto/manual", id="toggle_route",
+                tooltip="Switch routing between auto (rules pick) and manual"),
+        Binding("ctrl+s", "save", "Save", id="save", tooltip="Save the session now"),
+        Binding("ctrl+t", "focus_timeline", "Timeline", id="timeline",
+                tooltip="Focus the timeline; enter on a line shows its details"),
+        Binding("f1", "help", "Help", id="help", tooltip="Commands and keys"),
+    ]
+
+    def __init__(
+        self,
+        profile: Profile,
+        conversation: Conversation | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        session_path: Path | str | None = None,
+    ) -> None:
+        super().__init__()
+        if env is None:
+            from tui.core.env import load_environment
+
+            env = load_environment()
+        self.profile = profile
+        self.env = env
+        self.session_path = Path(session_path) if session_path else None
+        self._conversation = conversation or Conversation(active_model=profile.default_model)
+        self._engine: Engine | None = None
+        self._mcp: Any = None
+        self._save_lock = asyncio.Lock()
+        self._last_snapshot = 0.0
+        self._allowed_tools: set[tuple[str, str]] = set()
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ChatPane(id="chat")
+            with Vertical(id="side"):
+                yield RoutingPanel(id="routing")
+                yield Timeline(id="timeline")
+        yield Composer(id="composer")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#timeline", Timeline).border_title = "Timeline"
+        if self.profile.keymap:
+            self.set_keymap(self.profile.keymap)
+        await self.show_conversation()
+        self.query_one(Composer).focus()
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        if self.profile.mcp_servers:
+            self.start_mcp()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, made on first use (its import is kept out of start-up)."""
+        if self._engine is None:
+            from tui.core.engine import Engine
+
+            self._engine = Engine(self.profile, env=self.env, conversation=self._conversation, tools=self._mcp)
+        return self._engine
+
+    @property
+    def conversation(self) -> Conversation:
+        return self._engine.conversation if self._engine is not None else self._conversation
+
+    @property
+    def active_model(self) -> str | None:
+        return self.conversation.active_model or self.profile.default_model
+
+    async def show_conversation(self) -> None:
+        conversation = self.conversation
+        problem = provider_problem(self.profile, self.active_model, self.env)
+        if problem:
+            from tui.core.env import config_dir
+
+            notice: str | None = SETUP_NOTICE.format(problem=problem, config=config_dir(self.env))
+        elif not conversation.messages:
+            notice = WELCOME.format(model=self.active_model)
+        else:
+            notice = None
+        await self.query_one(ChatPane).show_conversation(conversation.messages, conversation.events, notice)
+        self.query_one(Timeline).reset(list(conversation.events))
+        self.refresh_routing()
+
+    def refresh_routing(self) -> None:
+        profile = self.profile
+        models = list(dict.fromkeys([
+            *profile.models,
+            *(m for m in (profile.default_model, self.active_model) if m),
+            *profile.routing.rules.values(),
+        ]))
+        c = profile.routing.constraints
+        constraints = " · ".join(part for part in (
+            f"max ${c.max_cost_usd}/message" if c.max_cost_usd is not None else "",
+            f"max {c.max_latency_s}s" if c.max_latency_s is not None else "",
+            f"needs {', '.join(c.strengths)}" if c.strengths else "",
+        ) if part)
+        last = self._engine.last_route if self._engine is not None else None
+        self.query_one(RoutingPanel).show(RoutingState(
+            models=tuple(models),
+            active_model=self.active_model,
+            mode=profile.routing.mode,
+            rules=dict(profile.routing.rules),
+            task_types=tuple(dict.fromkeys([*TASK_TYPES, *profile.routing.tasks, *profile.routing.rules])),
+            constraints=constraints,
+            last_route=last.to_record() if last is not None else None,
+        ))
+
+    def sync_timeline(self) -> None:
+        """Show the timeline records the engine added since the last look."""
+        timeline = self.query_one(Timeline)
+        events = self.conversation.events
+        if len(events) < timeline.option_count:
+            timeline.reset(list(events))
+        elif len(events) > timeline.option_count:
+            timeline.add_records(events[timeline.option_count:])
+
+    # ---------------------------------------------------------------- runs
+
+    @work(exclusive=True, group="run", exit_on_error=False)
+    async def play(self, events: AsyncIterator[Any], kind: str = "answer") -> None:
+        """Consume one engine run; cancelling this worker is how Escape stops it."""
+        presenter = RunPresenter(self, kind, self._maybe_snapshot)
+        try:
+            await presenter.play(events)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # an engine bug must not take the app down
+            self.notify(f"{type(error).__name__}: {error}", title="Run failed", severity="error", markup=False)
+        finally:
+            self.refresh_routing()
+            self._report_mcp_problems()
+            await self.save_session()
+
+    def _maybe_snapshot(self) -> None:
+        """While an answer streams, save at most about once a second."""
+        now = time.monotonic()
+        if now - self._last_snapshot >= SNAPSHOT_EVERY_S and not self._save_lock.locked():
+            self._last_snapshot = now
+            self.run_worker(self.save_session(snapshot=True), group="snapshot", exit_on_error=False)
+
+    async def save_session(self, path: Path | None = None, *, snapshot: bool = False) -> Path | None:
+        """Write the session atomically (off the event loop); saves never overlap."""
+        target = path or self.session_path
+        if target is None or (not self.conversation.messages and path is None):
+            return None
+        from tui.core.session import save_session
+
+        conversation = self.engine.snapshot() if snapshot else self.conversation
+        async with self._save_lock:
+            try:
+                await asyncio.to_thread(save_session, target, self.profile, conversation)
+            except Exception as error:
+                self.notify(f"session not saved: {error}", severity="error", markup=False)
+                return None
+        return target
+
+    # --------------------------------------------------------------- input
+
+    async def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        text = event.text
+        if text.startswith("/"):
+            try:
+                command = parse_command(text, self._known_models())
+            except CommandError as error:
+                self.notify(str(error), severity="error", markup=False)
+                return
+            await self.run_command(command)
+            return
+        await self.query_one(ChatPane).add_user(text)
+        self.play(self.engine.send(text))
+
+    def _known_models(self) -> set[str]:
+        return {*self.profile.models, *(m for m in (self.active_model,) if m)}
+
+    async def run_command(self, command: Command) -> None:
+        handler = getattr(self, f"_command_{command.name}")
+        try:
+            await handler(command)
+        except (ValueError, OSError) as error:  # ModelError, ProfileError, SessionError are one line
+            self.notify(str(error), severity="error", markup=False)
+
+    async def _command_model(self, command: Command) -> None:
+        self.engine.set_model(command.model or "")
+        self.refresh_routing()
+        self.notify(f"{command.model} answers from now on", markup=False)
+
+    async def _command_handoff(self, command: Command) -> None:
+        self.play(self.engine.handoff(command.model or "", command.text))
+
+    async def _command_route(self, command: Command) -> None:
+        self.engine.set_mode(command.mode or "manual")
+        self.refresh_routing()
+        self.notify(f"routing: {command.mode}", markup=False)
+
+    def _round_prompt(self, command: Command) -> str:
+        if command.text:
+            return command.text
+        last = next((m.content for m in reversed(self.conversation.messages) if m.role == "user"), None)
+        if last is None:
+            raise ValueError(f"give a prompt: /{command.name} M1 M2 ... -- PROMPT")
+        return last
+
+    async def _command_parallel(self, command: Command) -> None:
+        models = list(command.models) or self.profile.parallel.models
+        if not models:
+            raise ValueError("usage: /parallel M1 M2 ... [--synth M] [PROMPT]")
+        prompt = self._round_prompt(command)
+        await self.query_one(ChatPane).add_user(prompt)
+        self.play(self.engine.parallel(prompt, models, command.synth or self.profile.parallel.synthesizer), "parallel")
+
+    async def _command_consensus(self, command: Command) -> None:
+        models = list(command.models) or self.profile.consensus.models
+        judge = command.judge or self.profile.consensus.judge
+        if not models or not judge:
+            raise ValueError("usage: /consensus M1 M2 ... --judge M [PROMPT]")
+        prompt = self._round_prompt(command)
+        await self.query_one(ChatPane).add_user(prompt)
+        self.play(self.engine.consensus(prompt, models, judge), "consensus")
+
+    async def _command_save(self, command: Command) -> None:
+        path = Path(command.path).expanduser() if command.path else self.session_path
+        if path is None:
+            raise ValueError("usage: /save PATH (this session has no file yet)")
+        await self.save_session(path)
+        self.session_path = path
+        self.notify(f"session saved to {path}", markup=False)
+
+    async def _command_load(self, command: Command) -> None:
+        from tui.core.session import load_session
+
+        path = Path(command.path or "").expanduser()
+        profile, conversation = await asyncio.to_thread(load_session, path)
+        self.workers.cancel_group(self, "run")
+        if self._engine is not None:
+            await self._engine.aclose()
+        self._engine = None
+        self.profile, self._conversation, self.session_path = profile, conversation, path
+        await self.show_conversation()
+        self.notify(f"opened {path}", markup=False)
+
+    async def _command_profile_save(self, command: Command) -> None:
+        from tui.core.env import config_dir
+        from tui.core.profile_io import save_profile
+
+        path = Path(command.path).expanduser() if command.path else config_dir(self.env) / "profiles" / f"{self.profile.name}.toml"
+        await asyncio.to_thread(save_profile, self.profile, path)
+        self.notify(f"profile saved to {path}", markup=False)
+
+    async def _command_export(self, command: Command) -> None:
+        from tui.core.env import data_dir
+        from tui.core.session import export_markdown
+
+        if command.path:
+            path = Path(command.path).expanduser()
+        elif self.session_path is not None:
+            path = self.session_path.with_suffix(".md")
+        else:
+            path = data_dir(self.env) / "exports" / time.strftime("%Y%m%d-%H%M%S.md")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(export_markdown(self.conversation), encoding="utf-8")
+        self.notify(f"transcript written to {path}", markup=False)
+
+    async def _command_clear(self, command: Command) -> None:
+        self.workers.cancel_group(self, "run")
+        self.engine.clear()
+        await self.show_conversation()
+
+    async def _command_help(self, command: Command) -> None:
+        self.action_help()
+
+    # ------------------------------------------------------ routing panel
+
+    def on_routing_panel_model_picked(self, event: RoutingPanel.ModelPicked) -> None:
+        self._apply(lambda: self.engine.set_model(event.model), f"{event.model} answers from now on")
+
+    def on_routing_panel_mode_toggled(self, event: RoutingPanel.ModeToggled) -> None:
+        self._apply(lambda: self.engine.set_mode(event.mode), f"routing: {event.mode}")
+
+    def on_routing_panel_rule_edited(self, event: RoutingPanel.RuleEdited) -> None:
+        self._apply(lambda: self.engine.set_rule(event.task_type, event.model),
+                    f"{event.task_type} → {event.model}")
+
+    def _apply(self, change: Any, done: str) -> None:
+        try:
+            change()
+        except ValueError as error:
+            self.notify(str(error), severity="error", markup=False)
+        else:
+            self.notify(done, markup=False)
+        self.refresh_routing()
+
+    def on_timeline_selected(self, event: Timeline.Selected) -> None:
+        self.push_screen(DetailsScreen(event.record))
+
+    # -------------------------------------------------------------- actions
+
+    def action_cancel(self) -> None:
+        if any(w.group == "run" and w.is_running for w in self.workers):
+            self.workers.cancel_group(self, "run")
+        else:
+            self.query_one(Composer).focus()
+
+    def _last_answer(self) -> str | None:
+        return next(
+            (m.content for m in reversed(self.conversation.messages)
+             if m.role == "assistant" and m.content and m.lane is None),
+            None,
+        )
+
+    def action_copy_answer(self) -> None:
+        answer = self._last_answer()
+        if answer is None:
+            self.notify("no answer to copy yet", severity="warning")
+            return
+        self.copy_to_clipboard(answer)
+        self.notify("answer copied")
+
+    def action_copy_code(self) -> None:
+        code = last_code_block(self._last_answer() or "")
+        if code is None:
+            self.notify("no code block in the last answer", severity="warning")
+            return
+        self.copy_to_clipboard(code)
+        self.notify("code block copied")
+
+    def action_toggle_route(self) -> None:
+        mode = "manual" if self.profile.routing.mode == "auto" else "auto"
+        self._apply(lambda: self.engine.set_mode(mode), f"routing: {mode}")
+
+    async def action_save(self) -> None:
+        await self.run_command(Command("save"))
+
+    def action_focus_timeline(self) -> None:
+        self.query_one(Timeline).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(HELP))
+
+    def prefill(self, text: str) -> None:
+        composer = self.query_one(Composer)
+        composer.text = text
+        composer.move_cursor(composer.document.end)
+        composer.focus()
+
+    def palette_entries(self) -> list[PaletteEntry]:
+        def command(cmd: Command):  # noqa: ANN202 - a palette callback
+            return lambda: self.run_worker(self.run_command(cmd))
+
+        models = sorted(self._known_models())
+        entries = [PaletteEntry(f"Model: {m}", f"/model {m}", command(Command("model", model=m))) for m in models]
+        entries += [PaletteEntry(f"Hand off to {m}", f"/handoff {m}", command(Command("handoff", model=m)))
+                    for m in models]
+        entries += [
+            PaletteEntry("Route: auto", "/route auto", command(Command("route", mode="auto"))),
+            PaletteEntry("Route: manual", "/route manual", command(Command("route", mode="manual"))),
+            PaletteEntry("Parallel round…", "/parallel M1 M2 ... [--synth M] [PROMPT]",
+                         lambda: self.prefill("/parallel " + " ".join(self.profile.parallel.models) + " ")),
+            PaletteEntry("Consensus round…", "/consensus M1 M2 ... --judge M [PROMPT]",
+                         lambda: self.prefill("/consensus " + " ".join(self.profile.consensus.models)
+                                              + (f" --judge {self.profile.consensus.judge} "
+                                                 if self.profile.consensus.judge else " "))),
+            PaletteEntry("Save session", "/save", command(Command("save"))),
+            PaletteEntry("Load session…", "/load PATH", lambda: self.prefill("/load ")),
+            PaletteEntry("Save profile", "/profile save", command(Command("profile_save"))),
+            PaletteEntry("Export transcript", "/export", command(Command("export"))),
+            PaletteEntry("Clear conversation", "/clear", command(Command("clear"))),
+            PaletteEntry("Help", "/help (f1)", self.action_help),
+            PaletteEntry("Copy last answer", "ctrl+o", self.action_copy_answer),
+            PaletteEntry("Copy last code block", "ctrl+b", self.action_copy_code),
+            PaletteEntry("Cancel the answer", "escape", self.action_cancel),
+        ]
+        return entries
+
+    # ----------------------------------------------------------------- MCP
+
+    @work(group="mcp", exit_on_error=False)
+    async def start_mcp(self) -> None:
+        from tui.core.mcp.client import McpTools
+
+        self._mcp = McpTools(self.profile.mcp_servers, self.env, approve=self.approve_tool)
+        if self._engine is not None:
+            self._engine.tools = self._mcp
+        panel = self.query_one(RoutingPanel)
+        panel.show_servers(self._mcp.status)
+        try:
+            problems = await self._mcp.start()
+        except Exception as error:
+            problems = [f"MCP: {type(error).__name__}: {error}"]
+        for problem in problems:
+            self.notify(problem, title="MCP server", severity="warning", markup=False)
+        panel.show_servers(self._mcp.status)
+
+    def _report_mcp_problems(self) -> None:
+        if self._mcp is None:
+            return
+        for problem in self._mcp.problems():
+            self.notify(problem, title="MCP server", severity="warning", markup=False)
+        self.query_one(RoutingPanel).show_servers(self._mcp.status)
+
+    async def approve_tool(self, server: str, tool: str, arguments: dict[str, Any]) -> Approval:
+        """The ApproveFn: ask in a modal, remember 'allow for session'."""
+        if (server, tool) in self._allowed_tools:
+            return "session"
+        answer: asyncio.Future[Approval] = asyncio.get_running_loop().create_future()
+        self.push_screen(ApprovalScreen(server, tool, arguments), callback=answer.set_result)
+        result = await answer
+        if result == "session":
+            self._allowed_tools.add((server, tool))
+        return result
+
+    async def on_unmount(self) -> None:
+        if self._engine is not None:
+            await self._engine.aclose()
+        if self._mcp is not None:
+            await self._mcp.aclose()
+
+
+def _default_session_path() -> Path:
+    from tui.core.env import data_dir
+
+    return data_dir() / "sessions" / time.strftime("%Y%m%d-%H%M%S.toml")
+
+
+def run(profile_arg: str | None, session_arg: str | None) -> int:
+    """`baton`: open the app; a bad profile or session is one line on stderr, status 2."""
+    from tui.core.env import load_environment
+    from tui.core.profile_io import ProfileError, find_profile, load_profile
+    from tui.core.session import SessionError, load_session
+
+    env = load_environment()
+    conversation = None
+    try:
+        profile = load_profile(find_profile(profile_arg)) if profile_arg else None
+        if session_arg and Path(session_arg).expanduser().exists():
+            session_profile, conversation = load_session(Path(session_arg).expanduser())
+            profile = profile or session_profile
+    except (ProfileError, SessionError) as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    session_path = Path(session_arg).expanduser() if session_arg else _default_session_path()
+    BatonApp(profile or default_profile(env), conversation, env=env, session_path=session_path).run()
+    return 0

@@ -1,0 +1,195 @@
+"""Slash commands: parsing what the person typed, and the command-palette provider."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
+
+if TYPE_CHECKING:
+    from .app import BatonApp
+
+USAGE: dict[str, str] = {
+    "model": "/model M",
+    "handoff": "/handoff M [instructions]",
+    "route": "/route auto|manual",
+    "parallel": "/parallel M1 M2 ... [--synth M] [PROMPT]",
+    "consensus": "/consensus M1 M2 ... --judge M [PROMPT]",
+    "save": "/save [PATH]",
+    "load": "/load PATH",
+    "profile": "/profile save [PATH]",
+    "export": "/export [PATH]",
+    "clear": "/clear",
+    "help": "/help",
+}
+
+HELP = """\
+# Baton
+
+Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
+(so does **shift+enter** in terminals that report it).
+
+| command | what it does |
+|---|---|
+| `/model M` | answer with model M from now on |
+| `/handoff M [instructions]` | hand the conversation to M (with a handoff package) |
+| `/route auto\\|manual` | let routing rules pick the model, or keep the active one |
+| `/parallel M1 M2 ... [--synth M] [PROMPT]` | ask several models at once, optionally synthesise |
+| `/consensus M1 M2 ... --judge M [PROMPT]` | several answers, ranked by a judge |
+| `/save [PATH]` · `/load PATH` | save or open a session |
+| `/profile save [PATH]` | write the profile (models, routes, rules) as TOML |
+| `/export [PATH]` | write the transcript as Markdown |
+| `/clear` · `/help` | start over · this help |
+
+Without a PROMPT, a round re-asks your last message. Put `--` before a prompt that
+starts with a model's name.
+
+| key | action |
+|---|---|
+| escape | cancel the answer that is streaming (what arrived stays) |
+| ctrl+o · ctrl+b | copy the last answer · the last code block in it |
+| ctrl+r | switch routing between auto and manual |
+| ctrl+s | save the session |
+| ctrl+t | focus the timeline; enter on a line shows its details |
+| ctrl+p | command palette |
+| ctrl+q | quit |
+"""
+
+_TOKEN = re.compile(r"\S+")
+_MODEL_LIKE = re.compile(r"^(?:[\w.-]+/[\w.:/-]+|claude-\S+|gpt-\S+|chatgpt-\S+|o[134]\S*)$")
+
+
+class CommandError(ValueError):
+    """A command that cannot run as typed; the message is one line for the person."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    model: str | None = None  # /model, /handoff target
+    text: str = ""  # handoff instructions, round prompt
+    mode: str | None = None  # /route
+    models: tuple[str, ...] = ()  # round members
+    synth: str | None = None
+    judge: str | None = None
+    path: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _path_arg(name: str, rest: str, *, required: bool) -> str | None:
+    try:
+        parts = shlex.split(rest)
+    except ValueError as error:
+        raise CommandError(f"{USAGE[name]}: {error}") from None
+    if len(parts) > 1:
+        raise CommandError(f"usage: {USAGE[name]} (quote a path with spaces)")
+    if required and not parts:
+        raise CommandError(f"usage: {USAGE[name]}")
+    return parts[0] if parts else None
+
+
+def _round(name: str, rest: str, known: Collection[str]) -> Command:
+    """Models while tokens look like models (or until `--`), options anywhere among them,
+    then the prompt as typed."""
+    models: list[str] = []
+    options: dict[str, str] = {}
+    prompt = ""
+    tokens = list(_TOKEN.finditer(rest))
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].group()
+        if word == "--":
+            prompt = rest[tokens[i].end():].strip()
+            break
+        if word in ("--synth", "--judge"):
+            if i + 1 >= len(tokens):
+                raise CommandError(f"{word} needs a model: {USAGE[name]}")
+            key = word[2:]
+            if (name, key) not in (("parallel", "synth"), ("consensus", "judge")):
+                raise CommandError(f"/{name} has no {word}: {USAGE[name]}")
+            options[key] = tokens[i + 1].group()
+            i += 2
+            continue
+        if word.startswith("--"):
+            raise CommandError(f"unknown option {word}: {USAGE[name]}")
+        if word in known or _MODEL_LIKE.match(word):
+            models.append(word)
+            i += 1
+            continue
+        prompt = rest[tokens[i].start():].strip()
+        break
+    return Command(
+        name, models=tuple(models), synth=options.get("synth"), judge=options.get("judge"), text=prompt
+    )
+
+
+def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
+    """Parse a slash command; CommandError (one line) if it is unknown or malformed."""
+    head, _, rest = line.strip().partition(" ")
+    name = head[1:].lower()
+    rest = rest.strip()
+    if name not in USAGE:
+        raise CommandError(f"unknown command {head!r}: /help lists the commands")
+    if name in ("clear", "help"):
+        if rest:
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command(name)
+    if name == "model":
+        if not rest or " " in rest:
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command(name, model=rest)
+    if name == "handoff":
+        target, _, instructions = rest.partition(" ")
+        if not target:
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command(name, model=target, text=instructions.strip())
+    if name == "route":
+        if rest not in ("auto", "manual"):
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command(name, mode=rest)
+    if name in ("parallel", "consensus"):
+        return _round(name, rest, known_models)
+    if name == "profile":
+        sub, _, path_text = rest.partition(" ")
+        if sub != "save":
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command("profile_save", path=_path_arg(name, path_text, required=False))
+    return Command(name, path=_path_arg(name, rest, required=name == "load"))
+
+
+# ------------------------------------------------------------------ command palette
+
+
+@dataclass(frozen=True)
+class PaletteEntry:
+    title: str
+    help: str
+    run: Callable[[], object]
+
+
+class BatonCommands(Provider):
+    """Every slash command in the palette; commands that need a free argument prefill
+    the composer instead of guessing it."""
+
+    def _entries(self) -> list[PaletteEntry]:
+        app: BatonApp = self.app  # type: ignore[assignment]
+        return app.palette_entries()
+
+    async def discover(self) -> Hits:
+        for entry in self._entries():
+            yield DiscoveryHit(Content(entry.title), entry.run, text=entry.title, help=escape(entry.help))
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for entry in self._entries():
+            score = matcher.match(entry.title)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(entry.title), entry.run, text=entry.title, help=escape(entry.help)
+                )

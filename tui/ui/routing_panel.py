@@ -1,0 +1,154 @@
+"""The routing panel: who answers, how the next model is chosen, and why.
+
+The person edits the active model, the mode and a rule here; the panel only reports
+those choices as messages and the app passes them to the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Label, Select, Static, Switch
+
+from .text import one_line
+
+TASK_TYPES = ("code_generation", "data_analysis", "creative_writing", "quick_answer", "research")
+
+
+@dataclass(frozen=True)
+class RoutingState:
+    """What the panel shows; built by the app from the engine and its profile."""
+
+    models: tuple[str, ...]
+    active_model: str | None
+    mode: str
+    rules: Mapping[str, str]
+    task_types: tuple[str, ...]
+    constraints: str
+    last_route: Mapping[str, Any] | None = None
+
+
+class RoutingPanel(VerticalScroll):
+    """Active model, mode, route table, last decision, constraints, MCP servers."""
+
+    @dataclass
+    class ModelPicked(Message):
+        model: str
+
+    @dataclass
+    class ModeToggled(Message):
+        mode: str
+
+    @dataclass
+    class RuleEdited(Message):
+        task_type: str
+        model: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Routing"
+        self._state: RoutingState | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field"):
+            yield Label("Model", classes="field-label")
+            yield Select[str]([], prompt="none", compact=True, id="model-select",
+                              tooltip="The model that answers in manual mode")
+        with Horizontal(classes="field"):
+            yield Label("Auto", classes="field-label")
+            yield Switch(animate=False, id="auto-switch", tooltip="Auto: routing rules pick a model per message")
+        yield Static(classes="heading", content="Rules")
+        yield Static(id="rules")
+        with Horizontal(classes="field"):
+            yield Select[str]([], prompt="task", compact=True, id="rule-task", tooltip="A task type to route")
+            yield Select[str]([], prompt="model", compact=True, id="rule-model", tooltip="The model for that task")
+        yield Static(classes="heading", content="Last decision")
+        yield Static(id="last-route")
+        yield Static(classes="heading", content="Constraints")
+        yield Static(id="constraints")
+        yield Static(classes="heading mcp", content="MCP servers")
+        yield Static(id="mcp", classes="mcp")
+
+    def on_mount(self) -> None:
+        self.set_class(True, "-no-mcp")
+
+    def show(self, state: RoutingState) -> None:
+        self._state = state
+        choices = [(Content(name), name) for name in state.models]
+        with self.prevent(Select.Changed, Switch.Changed):
+            model_select = self.query_one("#model-select", Select)
+            model_select.set_options(choices)
+            if state.active_model in state.models:
+                model_select.value = state.active_model
+            self.query_one("#auto-switch", Switch).value = state.mode == "auto"
+            task_select = self.query_one("#rule-task", Select)
+            current_task = task_select.value
+            task_select.set_options((Content(task), task) for task in state.task_types)
+            if current_task in state.task_types:
+                task_select.value = current_task
+            rule_model = self.query_one("#rule-model", Select)
+            rule_model.set_options(choices)
+            self._show_rule_model(task_select.value)
+        rules = state.rules
+        self.query_one("#rules", Static).update(
+            Content("\n").join(Content(one_line(f"{task} → {model}", 60)) for task, model in rules.items())
+            if rules
+            else Content.styled("none", "dim")
+        )
+        route = state.last_route
+        self.query_one("#last-route", Static).update(
+            Content(one_line(f"{route.get('task_type')} → {route.get('model')}: {route.get('reason')}", 200))
+            if route
+            else Content.styled("none yet", "dim")
+        )
+        self.query_one("#constraints", Static).update(
+            Content(state.constraints) if state.constraints else Content.styled("none", "dim")
+        )
+
+    def show_servers(self, statuses: Mapping[str, Any]) -> None:
+        """MCP servers and their tools, from McpTools.status."""
+        self.set_class(not statuses, "-no-mcp")
+        lines: list[Content] = []
+        for name, status in statuses.items():
+            state = getattr(status, "state", "?")
+            tools: Iterable[str] = getattr(status, "tools", ()) or ()
+            error = getattr(status, "error", None)
+            line = f"{name} ({getattr(status, 'transport', '?')}): {state}"
+            if error:
+                line += f" · {error}"
+            lines.append(Content(one_line(line, 120)))
+            tool_names = ", ".join(str(tool) for tool in tools)
+            if tool_names:
+                lines.append(Content.styled(one_line("  " + tool_names, 200), "dim"))
+        self.query_one("#mcp", Static).update(Content("\n").join(lines))
+
+    def _show_rule_model(self, task: object) -> None:
+        rule_model = self.query_one("#rule-model", Select)
+        model = self._state.rules.get(task) if self._state and isinstance(task, str) else None
+        if model is not None and self._state and model in self._state.models:
+            rule_model.value = model
+        else:
+            rule_model.clear()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        value = event.value
+        if event.select.id == "model-select" and isinstance(value, str):
+            self.post_message(self.ModelPicked(value))
+        elif event.select.id == "rule-task":
+            with self.prevent(Select.Changed):
+                self._show_rule_model(value)
+        elif event.select.id == "rule-model" and isinstance(value, str):
+            task = self.query_one("#rule-task", Select).value
+            if isinstance(task, str):
+                self.post_message(self.RuleEdited(task, value))
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        event.stop()
+        self.post_message(self.ModeToggled("auto" if event.value else "manual"))

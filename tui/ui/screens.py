@@ -1,0 +1,83 @@
+"""Modal screens: tool approval, the details of a timeline event, help."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Markdown, Static
+
+from tui.core.tools import Approval
+
+from .text import one_line, visible
+
+
+class ApprovalScreen(ModalScreen[Approval]):
+    """Asks before a tool of a server with `approve = true` runs."""
+
+    BINDINGS = [
+        Binding("o", "answer('once')", "Allow once", id="approve_once"),
+        Binding("s", "answer('session')", "Allow for session", id="approve_session"),
+        Binding("d,escape", "answer('deny')", "Deny", id="approve_deny"),
+    ]
+
+    def __init__(self, server: str, tool: str, arguments: dict[str, Any]) -> None:
+        super().__init__()
+        self.server = server
+        self.tool = tool
+        self.arguments = arguments
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Content(one_line(f"Run tool {self.tool} on server {self.server}?", 200)), classes="title")
+            with VerticalScroll(classes="body"):
+                yield Static(Content(visible(json.dumps(self.arguments, indent=2, ensure_ascii=False, default=str))))
+            with Horizontal(classes="buttons"):
+                yield Button("Allow once", id="once", variant="primary")
+                yield Button("Allow for session", id="session")
+                yield Button("Deny", id="deny", variant="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id)  # type: ignore[arg-type]
+
+    def action_answer(self, answer: Approval) -> None:
+        self.dismiss(answer)
+
+
+class DetailsScreen(ModalScreen[None]):
+    """Everything recorded for one timeline event; for a handoff, the whole package."""
+
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close", id="close_details")]
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__()
+        self.record = record
+
+    def compose(self) -> ComposeResult:
+        kind = str(self.record.get("type", "event"))
+        body = json.dumps(self.record, indent=2, ensure_ascii=False, default=str)
+        with Vertical(id="dialog"):
+            yield Static(Content(one_line(f"{kind} details", 80)), classes="title")
+            with VerticalScroll(classes="body"):
+                yield Static(Content(visible(body)))
+            yield Static(Content("escape closes"), classes="hint")
+
+
+class HelpScreen(ModalScreen[None]):
+    """Commands and keys."""
+
+    BINDINGS = [Binding("escape,q,f1", "dismiss", "Close", id="close_help")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog"):
+            yield Markdown(self.text)

@@ -1,0 +1,108 @@
+"""The handoff timeline: one line per recorded event; Enter or a click shows its details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from .text import one_line
+
+
+def _tokens(record: dict[str, Any]) -> str:
+    usage = record.get("usage") or {}
+    if not usage:
+        return ""
+    return f"{usage.get('input_tokens', 0) + usage.get('output_tokens', 0)} tok"
+
+
+def _cost(record: dict[str, Any]) -> str:
+    cost = record.get("cost_usd")
+    return f"${cost:.4f}" if isinstance(cost, (int, float)) else ""
+
+
+def _latency(record: dict[str, Any]) -> str:
+    latency = record.get("latency_s")
+    return f"{latency:.1f}s" if isinstance(latency, (int, float)) and latency else ""
+
+
+def _models(record: dict[str, Any]) -> str:
+    kind = record.get("type")
+    if kind in ("handoff", "fallback"):
+        return f"{record.get('from')} → {record.get('to')}"
+    if kind == "route":
+        return f"{record.get('task_type')} → {record.get('model')}"
+    if kind == "parallel":
+        models = ", ".join(record.get("models", []))
+        synth = record.get("synthesizer")
+        return f"{models} ⇒ {synth}" if synth else models
+    if kind == "consensus":
+        return f"{', '.join(record.get('models', []))} · judge {record.get('judge')} · winner {record.get('winner')}"
+    if kind == "tool_call":
+        return f"{record.get('model')} {record.get('server')}.{record.get('tool')}"
+    if kind == "notice":
+        return str(record.get("message", ""))
+    if kind == "retry":
+        return f"{record.get('model')} attempt {record.get('attempt')}"
+    if kind == "validation":
+        return f"{record.get('model')} {'passed' if record.get('passed') else 'failed: ' + str(record.get('reason'))}"
+    lane = record.get("lane")
+    model = str(record.get("model", ""))
+    purpose = record.get("purpose")
+    if purpose and purpose != "answer":
+        model += f" ({purpose})"
+    elif lane:
+        model += " (lane)"
+    return model
+
+
+def describe(record: dict[str, Any]) -> Content:
+    """One timeline line: type, model(s), tokens, cost, latency."""
+    kind = str(record.get("type", "event"))
+    if record.get("partial"):
+        kind += "*"
+    if record.get("error") and kind == "tool_call":
+        kind += "!"
+    figures = "  ".join(part for part in (_tokens(record), _cost(record), _latency(record)) if part)
+    return Content.assemble(
+        (f"{kind:<9} ", "bold"),
+        one_line(_models(record), 60),
+        ("  " + figures if figures else "", "dim"),
+    )
+
+
+class Timeline(OptionList):
+    """Every timeline record of the conversation, in order."""
+
+    @dataclass
+    class Selected(Message):
+        """The person asked for the details of one record."""
+
+        record: dict[str, Any]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self._records: list[dict[str, Any]] = []
+
+    def add_records(self, records: list[dict[str, Any]]) -> None:
+        start = len(self._records)
+        self._records.extend(records)
+        self.add_options(
+            Option(describe(record), id=str(start + i)) for i, record in enumerate(records)
+        )
+        if self.option_count:
+            self.scroll_end(animate=False)
+
+    def reset(self, records: list[dict[str, Any]]) -> None:
+        self._records = []
+        self.clear_options()
+        self.add_records(records)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option_id is not None:
+            self.post_message(self.Selected(self._records[int(event.option_id)]))
