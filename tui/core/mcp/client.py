@@ -169,7 +169,7 @@ class McpTools:
                 await server.closing.wait()
         except Exception as exc:
             reason = _reason(exc)
-            if connected and server.state == "connected":
+            if connected and server.state == "connected" and not server.closing.is_set():
                 self._died(server, reason)
             elif not connected:
                 self._fail(server, reason)
