@@ -340,6 +340,9 @@ class DictTools:
     def hosted_slugs(self):
         return []
 
+    def problems(self):
+        return []
+
 
 @pytest.mark.parametrize("model", ["alpha", "beta"])
 async def test_tool_loop_runs_until_answer(fake_llm, model):

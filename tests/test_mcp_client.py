@@ -360,3 +360,31 @@ async def test_the_engine_runs_a_real_mcp_tool(fake_llm, tmp_path: Path, wire: s
     assert isinstance(events[-1], RunFinished) and events[-1].final_output == "tool said: 5"
     offered = json.dumps(fake_llm.requests_for("m")[0].body["tools"])
     assert "echo_main__add" in offered and "[echo.main] Add two integers." in offered
+
+
+async def test_a_server_dying_mid_chat_is_a_notice_and_the_chat_goes_on(fake_llm, tmp_path: Path) -> None:
+    from tui.core.engine import Engine
+    from tui.core.events import NoticeEvent, RunFinished, ToolCallEvent
+    from tui.core.profile import ModelDef, Profile, ProviderDef
+
+    profile = Profile(
+        default_model="m",
+        providers={"fake": ProviderDef(kind="openai", base_url=fake_llm.openai_base)},
+        models={"m": ModelDef("fake/m")},
+    )
+    fake_llm.script("m", Reply(tool_calls=[("echo_main__exit_now", {})]), Reply(text="sorry, the tool died"))
+    box = McpTools({"echo.main": echo_def()}, {}, log_dir=tmp_path)
+    try:
+        assert await box.start() == []
+        engine = Engine(profile, env={}, tools=box)
+        events = [event async for event in engine.send("use the tool")]
+        after = [event async for event in engine.send("still there?")]
+    finally:
+        await box.aclose()
+    (call,) = [e for e in events if isinstance(e, ToolCallEvent)]
+    assert call.error and "stopped" in call.error
+    notices = [e for e in events if isinstance(e, NoticeEvent)]
+    assert len(notices) == 1 and "echo.main" in notices[0].message
+    assert isinstance(events[-1], RunFinished) and events[-1].final_output == "sorry, the tool died"
+    assert isinstance(after[-1], RunFinished)
+    assert "echo_main__exit_now" not in json.dumps(fake_llm.requests_for("m")[-1].body.get("tools", []))

@@ -330,6 +330,8 @@ class Engine:
                                     round(time.monotonic() - started, 3))
                 self._append(Message("tool", outcome.text, tool_call_id=call.id, tool_name=call.name,
                                      is_error=outcome.is_error))
+            for problem in self.tools.problems() if self.tools is not None else ():
+                yield NoticeEvent(problem)  # a server that died is reported once; the chat goes on
             model = result.model
         yield RunFailed(f"stopped after {self.max_tool_steps} tool steps without an answer")
 

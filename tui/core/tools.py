@@ -37,3 +37,7 @@ class ToolBox(Protocol):
     def hosted_slugs(self) -> list[str]:
         """Servers the Dedalus provider runs on its side."""
         ...
+
+    def problems(self) -> list[str]:
+        """One-line reports of servers that died since the last call, each given once."""
+        ...
