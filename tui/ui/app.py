@@ -286,8 +286,13 @@ class BatonApp(App[None]):
         handler = getattr(self, f"_command_{command.name}")
         try:
             await handler(command)
-        except (ValueError, OSError) as error:  # ModelError, ProfileError, SessionError are one line
+        except (ValueError, OSError) as error:  # ModelError and bad arguments are one line
             self.notify(str(error), severity="error", markup=False)
+        except Exception as error:  # ProfileError, SessionError: one line too; nothing crashes
+            from tui.core.profile_io import FileFormatError
+
+            message = str(error) if isinstance(error, FileFormatError) else f"{type(error).__name__}: {error}"
+            self.notify(message, severity="error", markup=False)
 
     async def _command_model(self, command: Command) -> None:
         self.engine.set_model(command.model or "")
