@@ -337,7 +337,10 @@ class Engine:
 
     # ---------------------------------------------------------------- rounds
 
-    async def _lanes(self, models: list[str], history: list[Message], results: dict[str, TurnResult]):
+    async def _round(self, prompt: str, models: list[str], results: dict[str, TurnResult]) -> AsyncIterator[Any]:
+        """The person's prompt, then every model answering it at once, each in its lane."""
+        self._append(Message("user", prompt))
+        history = [m for m in self.conversation.messages if m.lane is None]
         lanes = {
             m: self.caller.answer(m, history, system=self._system(None), lane=m) for m in dict.fromkeys(models)
         }
@@ -357,11 +360,9 @@ class Engine:
         if not models:
             yield RunFailed("a parallel round needs at least one model")
             return
-        self._append(Message("user", prompt))
         started = time.monotonic()
         results: dict[str, TurnResult] = {}
-        history = [m for m in self.conversation.messages if m.lane is None]
-        async for ev in self._lanes(models, history, results):
+        async for ev in self._round(prompt, models, results):
             yield ev
         answers = {m: r.text for m, r in results.items() if r.ok}
         errors = {m: r.error or "failed" for m, r in results.items() if not r.ok}
@@ -401,11 +402,9 @@ class Engine:
         if not models or not judge:
             yield RunFailed("a consensus round needs models and a judge")
             return
-        self._append(Message("user", prompt))
         started = time.monotonic()
         results: dict[str, TurnResult] = {}
-        history = [m for m in self.conversation.messages if m.lane is None]
-        async for ev in self._lanes(models, history, results):
+        async for ev in self._round(prompt, models, results):
             yield ev
         answers = {m: r.text for m, r in results.items() if r.ok}
         if not answers:

@@ -9,12 +9,12 @@ from typing import Any
 from tui.core._httpx import httpx
 
 from ..types import Message, ToolCall, Usage
-from .base import ChatRequest, Delta, Done, FinishReason, ProviderConfig, ProviderError, ProviderEvent
+from .base import ChatRequest, Delta, Done, FinishReason, ProviderError, ProviderEvent
 from .sse import (
+    HttpProvider,
     decode_arguments,
     is_retryable,
     iter_sse,
-    new_client,
     one_line,
     parse_json,
     status_error,
@@ -24,24 +24,7 @@ from .sse import (
 )
 
 
-class OpenAIProvider:
-    def __init__(
-        self,
-        config: ProviderConfig,
-        api_key: str | None,
-        *,
-        client: httpx.AsyncClient | None = None,
-        timeout: float = 120.0,
-    ) -> None:
-        self.config = config
-        self._key = api_key
-        self._owns_client = client is None
-        self._client = client if client is not None else new_client(timeout)
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
+class OpenAIProvider(HttpProvider):
     def headers(self, stream: bool) -> dict[str, str]:
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         if self._key:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.core._httpx import httpx
 
-from .base import ProviderError
+from .base import ProviderConfig, ProviderError
 
 
 @dataclass(frozen=True)
@@ -175,3 +175,24 @@ def new_client(timeout: float) -> httpx.AsyncClient:
 def wants_sse(response: httpx.Response) -> bool:
     """Some OpenAI-compatible servers ignore `stream: true` and answer with JSON."""
     return not response.headers.get("content-type", "").startswith("application/json")
+
+
+class HttpProvider:
+    """What both wire formats share: config, key, and a client borrowed or owned."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        api_key: str | None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self.config = config
+        self._key = api_key
+        self._owns_client = client is None
+        self._client = client if client is not None else new_client(timeout)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
