@@ -1,0 +1,108 @@
+"""`baton` in a real terminal: tmux types, capture-pane reads the screen.
+
+This is the whole program as a person runs it (console script, real pty, real stderr
+drawing), against the loopback server. tmux is installed if the machine lacks it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakellm import Reply
+
+SESSION = "baton-test"
+
+
+def ensure_tmux() -> str:
+    found = shutil.which("tmux")
+    if found:
+        return found
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "tmux"], capture_output=True, timeout=300)
+    found = shutil.which("tmux")
+    if not found:
+        pytest.fail("tmux is needed for this test and could not be installed (apt-get install tmux)")
+    return found
+
+
+class Terminal:
+    def __init__(self, tmux: str, socket: Path) -> None:
+        self.tmux = [tmux, "-S", str(socket)]
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([*self.tmux, *args], capture_output=True, text=True, timeout=30).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", SESSION)
+
+    def type(self, *keys: str) -> None:
+        self.run("send-keys", "-t", SESSION, *keys)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    term = Terminal(ensure_tmux(), tmp_path / "tmux.sock")
+    yield term
+    term.run("kill-server")
+
+
+def test_baton_in_a_real_terminal(fake_llm, terminal, tmp_path):
+    profile = tmp_path / "p.toml"
+    profile.write_text(f"""
+name = "tmux"
+default_model = "alpha"
+[providers.fake]
+kind = "openai"
+base_url = "{fake_llm.openai_base}"
+[providers.fakea]
+kind = "anthropic"
+base_url = "{fake_llm.anthropic_base}"
+[models.alpha]
+model = "fake/alpha"
+[models.beta]
+model = "fakea/beta"
+""")
+    fake_llm.script("alpha", Reply(text="Alpha says [bold]hi[/bold] \x1b[31mplainly\x1b[0m.", chunk_delay=0.01))
+    session = tmp_path / "s.toml"
+    command = (
+        f"cd {tmp_path} && BATON_DATA_DIR={tmp_path / 'data'} "
+        f"{sys.executable} -m tui --profile {profile} --session {session}"
+    )
+    terminal.run("new-session", "-d", "-s", SESSION, "-x", "140", "-y", "40", command)
+    terminal.wait_for("Send a message to alpha")
+
+    terminal.type("hello there", "Enter")
+    screen = terminal.wait_for("plainly")
+    assert "[bold]hi[/bold]" in screen  # markup from a model is shown, not applied
+
+    terminal.type("/handoff beta finish the job", "Enter")
+    screen = terminal.wait_for("echo: finish the job")
+    assert "alpha → beta" in screen  # the timeline line
+
+    terminal.type("one more", "Enter")
+    terminal.wait_for("echo: one more")
+    assert [r.model for r in fake_llm.requests][-2:] == ["beta", "beta"]
+
+    terminal.type("C-q")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and terminal.run("list-sessions"):
+        time.sleep(0.1)
+    text = session.read_text()
+    assert "echo: one more" in text and 'type = "handoff"' in text
