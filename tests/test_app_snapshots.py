@@ -1,0 +1,75 @@
+"""SVG snapshots of the main screen (pytest-textual-snapshot); `--snapshot-update` to accept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_app_helpers import fake_profile
+from textual.pilot import Pilot
+
+from tui.core.conversation import Conversation
+from tui.core.profile import Constraints
+from tui.core.session import load_session, save_session
+from tui.core.types import Message, ToolCall
+from tui.ui.app import BatonApp
+from tui.ui.composer import Composer
+
+SIZE = (120, 40)
+FIXED_ENV = {"BATON_CONFIG_DIR": "/home/person/.config/baton"}
+
+
+async def steady(pilot: Pilot) -> None:
+    """A steady cursor, so the picture does not depend on when the blink was caught."""
+    pilot.app.query_one(Composer).cursor_blink = False
+    await pilot.pause()
+
+
+def short_conversation() -> Conversation:
+    messages = [
+        Message("user", "Find three facts about octopuses."),
+        Message("assistant", "1. Three hearts.\n2. Blue blood.\n3. Nine brains, *roughly*.", "alpha"),
+        Message("assistant", "", "alpha", (ToolCall("c1", "transfer_to_beta", {"instructions": "a haiku"}),)),
+        Message("tool", "Handed off to beta.", tool_call_id="c1", tool_name="transfer_to_beta"),
+        Message("assistant", "Three hearts beating\nblue blood in the deep dark sea\nnine minds, one body", "beta"),
+        Message("user", "Which fact is the strangest?"),
+        Message("assistant", "The nine brains.", "alpha", lane="alpha"),
+        Message("assistant", "The blue blood.", "beta", lane="beta"),
+        Message("assistant", "Most people pick the nine brains.", "gamma"),
+    ]
+    events = [
+        {"type": "turn", "model": "alpha", "text": "...", "usage": {"input_tokens": 12, "output_tokens": 30},
+         "cost_usd": 0.0004, "latency_s": 1.2, "finish_reason": "stop", "partial": False, "purpose": "answer",
+         "time": 1700000000.0},
+        {"type": "handoff", "from": "alpha", "to": "beta", "reason": "tool", "instructions": "a haiku",
+         "package": {"target_model": "beta"}, "time": 1700000001.0},
+        {"type": "turn", "model": "beta", "text": "...", "usage": {"input_tokens": 40, "output_tokens": 17},
+         "latency_s": 0.8, "finish_reason": "stop", "partial": False, "purpose": "answer", "time": 1700000002.0},
+        {"type": "parallel", "models": ["alpha", "beta"],
+         "answers": {"alpha": "The nine brains.", "beta": "The blue blood."}, "errors": {},
+         "synthesizer": "gamma", "synthesis": "Most people pick the nine brains.", "latency_s": 2.5,
+         "time": 1700000003.0},
+    ]
+    return Conversation(messages, events, active_model="beta")
+
+
+def test_empty_app_with_a_profile(snap_compare, tmp_path: Path) -> None:
+    profile = fake_profile()
+    profile.routing.rules = {"code_generation": "beta", "research": "alpha"}
+    profile.routing.constraints = Constraints(max_cost_usd=0.05, strengths=["reasoning"])
+    app = BatonApp(profile, env=FIXED_ENV, session_path=tmp_path / "s.toml")
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady)
+
+
+def test_restored_short_conversation(snap_compare, tmp_path: Path) -> None:
+    path = tmp_path / "short.toml"
+    save_session(path, fake_profile(), short_conversation())
+    profile, conversation = load_session(path)
+    app = BatonApp(profile, conversation, env=FIXED_ENV, session_path=path)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady)
+
+
+def test_no_provider_notice(snap_compare, tmp_path: Path) -> None:
+    from tui.core.profile import Profile
+
+    app = BatonApp(Profile(), env=FIXED_ENV, session_path=tmp_path / "s.toml")
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady)
