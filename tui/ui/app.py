@@ -134,7 +134,6 @@ class BatonApp(App[None]):
         self._mcp: Any = None
         self._save_lock = asyncio.Lock()
         self._last_snapshot = 0.0
-        self._allowed_tools: set[tuple[str, str]] = set()
 
     # ---------------------------------------------------------------- layout
 
@@ -513,15 +512,10 @@ class BatonApp(App[None]):
         self.query_one(RoutingPanel).show_servers(self._mcp.status)
 
     async def approve_tool(self, server: str, tool: str, arguments: dict[str, Any]) -> Approval:
-        """The ApproveFn: ask in a modal, remember 'allow for session'."""
-        if (server, tool) in self._allowed_tools:
-            return "session"
+        """The ApproveFn: ask in a modal (McpTools remembers 'allow for session')."""
         answer: asyncio.Future[Approval] = asyncio.get_running_loop().create_future()
         self.push_screen(ApprovalScreen(server, tool, arguments), callback=answer.set_result)
-        result = await answer
-        if result == "session":
-            self._allowed_tools.add((server, tool))
-        return result
+        return await answer
 
     async def on_unmount(self) -> None:
         if self._engine is not None:
