@@ -204,7 +204,7 @@ async def test_save_then_load_restores_messages_and_timeline(fake_llm: FakeLLM, 
     async with other.run_test(size=SIZE, notifications=True) as pilot:
         await type_and_send(pilot, f"/load {saved_path}")
         await wait_for(pilot, lambda: "echo: remember this" in screen_text(other))
-        assert "handoff   alpha → beta" in screen_text(other)
+        await wait_for(pilot, lambda: "handoff   alpha → beta" in screen_text(other))
         assert [m.content for m in other.conversation.messages] == ["remember this", "echo: remember this"]
 
 
@@ -286,6 +286,7 @@ async def test_routing_panel_edits_reach_the_engine_and_the_saved_profile(
     app = make_app(fake_llm, tmp_path)
     profile_path = tmp_path / "profile.toml"
     async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()  # the side pane is mounted just after the first frame
         app.query_one("#model-select", Select).value = "gamma"
         await pilot.pause()
         await type_and_send(pilot, "who answers")

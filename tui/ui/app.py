@@ -19,6 +19,8 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.lazy import Lazy
+from textual.markup import escape
 from textual.widgets import Footer
 
 from tui.core.conversation import Conversation
@@ -28,8 +30,6 @@ from .chat import ChatPane
 from .commands import HELP, BatonCommands, Command, CommandError, PaletteEntry, parse_command
 from .composer import Composer
 from .routing_panel import TASK_TYPES, RoutingPanel, RoutingState
-from .run import RunPresenter
-from .screens import ApprovalScreen, DetailsScreen, HelpScreen
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -47,26 +47,21 @@ DEFAULT_MODELS = {
 SNAPSHOT_EVERY_S = 1.0
 _CODE_BLOCK = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 
-SETUP_NOTICE = """\
-## No model is ready yet
+# Notices are Textual markup in a Static (cheaper at start-up than a Markdown widget).
+SETUP_NOTICE = (
+    "[b]No model is ready yet[/b]\n\n"
+    "{problem}\n\n"
+    "Baton reads API keys from the environment, or from a [b].env[/b] file in the working "
+    "directory or in [b]{config}[/b]. Set one of:\n\n"
+    "  [b]OPENAI_API_KEY[/b]=...       then /model openai/gpt-4.1\n"
+    "  [b]ANTHROPIC_API_KEY[/b]=...    then /model anthropic/claude-sonnet-4-5\n"
+    "  [b]DEDALUS_API_KEY[/b]=...\n"
+    "  [b]OPENROUTER_API_KEY[/b]=...\n\n"
+    "or point [b]OLLAMA_HOST[/b] at a local Ollama (OLLAMA_HOST=http://localhost:11434) and use "
+    "/model ollama/llama3.2. Then restart Baton, or give a profile with --profile."
+)
 
-{problem}
-
-Baton reads API keys from the environment, or from a `.env` file in the working
-directory or in `{config}`. Set one of:
-
-```
-OPENAI_API_KEY=...        # then /model openai/gpt-4.1
-ANTHROPIC_API_KEY=...     # then /model anthropic/claude-sonnet-4-5
-DEDALUS_API_KEY=...
-OPENROUTER_API_KEY=...
-```
-
-or point `OLLAMA_HOST` at a local Ollama (`OLLAMA_HOST=http://localhost:11434`) and
-use `/model ollama/llama3.2`. Then restart Baton, or give a profile with `--profile`.
-"""
-
-WELCOME = "Send a message to **{model}**. `/help` lists the commands; **ctrl+p** opens the palette."
+WELCOME = "Send a message to [b]{model}[/b]. /help lists the commands; [b]ctrl+p[/b] opens the palette."
 
 
 def default_profile(env: Mapping[str, str]) -> Profile:
@@ -96,7 +91,7 @@ def last_code_block(markdown: str) -> str | None:
 class BatonApp(App[None]):
     """One screen: chat, routing panel and timeline, composer, footer."""
 
-    CSS_PATH = "baton.tcss"
+    CSS_PATH = Path(__file__).parent / "baton.tcss"  # absolute, so subclasses anywhere find it
     TITLE = "Baton"
     COMMANDS = App.COMMANDS | {BatonCommands}
     BINDINGS = [
@@ -138,19 +133,22 @@ class BatonApp(App[None]):
     # ---------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
+        # Everything is composed with its initial state: changing widgets after mount
+        # would restyle them again before the first frame.
+        conversation = self.conversation
         with Horizontal(id="main"):
-            yield ChatPane(id="chat")
-            with Vertical(id="side"):
-                yield RoutingPanel(id="routing")
-                yield Timeline(id="timeline")
+            yield ChatPane(conversation.messages, conversation.events, self._notice(), id="chat")
+            yield Lazy(Vertical(
+                RoutingPanel(self._routing_state, id="routing"),
+                Timeline(lambda: self.conversation.events, id="timeline"),
+                id="side",
+            ))
         yield Composer(id="composer")
-        yield Footer()
+        yield Lazy(Footer())
 
-    async def on_mount(self) -> None:
-        self.query_one("#timeline", Timeline).border_title = "Timeline"
+    def on_mount(self) -> None:
         if self.profile.keymap:
             self.set_keymap(self.profile.keymap)
-        await self.show_conversation()
         self.query_one(Composer).focus()
         self.call_after_refresh(self._after_first_frame)
 
@@ -175,22 +173,27 @@ class BatonApp(App[None]):
     def active_model(self) -> str | None:
         return self.conversation.active_model or self.profile.default_model
 
-    async def show_conversation(self) -> None:
-        conversation = self.conversation
+    def _notice(self) -> str | None:
+        """How to get a model going, a short welcome, or nothing once there is a conversation."""
         problem = provider_problem(self.profile, self.active_model, self.env)
         if problem:
             from tui.core.env import config_dir
 
-            notice: str | None = SETUP_NOTICE.format(problem=problem, config=config_dir(self.env))
-        elif not conversation.messages:
-            notice = WELCOME.format(model=self.active_model)
-        else:
-            notice = None
-        await self.query_one(ChatPane).show_conversation(conversation.messages, conversation.events, notice)
-        self.query_one(Timeline).reset(list(conversation.events))
+            return SETUP_NOTICE.format(problem=escape(problem), config=escape(str(config_dir(self.env))))
+        return None if self.conversation.messages else WELCOME.format(model=escape(str(self.active_model)))
+
+    async def show_conversation(self) -> None:
+        conversation = self.conversation
+        await self.query_one(ChatPane).show_conversation(conversation.messages, conversation.events, self._notice())
+        for timeline in self.query(Timeline):
+            timeline.reset(list(conversation.events))
         self.refresh_routing()
 
     def refresh_routing(self) -> None:
+        for panel in self.query(RoutingPanel):  # none until the lazily mounted side pane is up
+            panel.show(self._routing_state())
+
+    def _routing_state(self) -> RoutingState:
         profile = self.profile
         models = list(dict.fromkeys([
             *profile.models,
@@ -204,7 +207,7 @@ class BatonApp(App[None]):
             f"needs {', '.join(c.strengths)}" if c.strengths else "",
         ) if part)
         last = self._engine.last_route if self._engine is not None else None
-        self.query_one(RoutingPanel).show(RoutingState(
+        return RoutingState(
             models=tuple(models),
             active_model=self.active_model,
             mode=profile.routing.mode,
@@ -212,11 +215,14 @@ class BatonApp(App[None]):
             task_types=tuple(dict.fromkeys([*TASK_TYPES, *profile.routing.tasks, *profile.routing.rules])),
             constraints=constraints,
             last_route=last.to_record() if last is not None else None,
-        ))
+        )
 
     def sync_timeline(self) -> None:
         """Show the timeline records the engine added since the last look."""
-        timeline = self.query_one(Timeline)
+        timelines = self.query(Timeline)
+        if not timelines:  # the side pane is mounted just after the first frame
+            return
+        timeline = timelines.first()
         events = self.conversation.events
         if len(events) < timeline.option_count:
             timeline.reset(list(events))
@@ -228,6 +234,8 @@ class BatonApp(App[None]):
     @work(exclusive=True, group="run", exit_on_error=False)
     async def play(self, events: AsyncIterator[Any], kind: str = "answer") -> None:
         """Consume one engine run; cancelling this worker is how Escape stops it."""
+        from .run import RunPresenter
+
         presenter = RunPresenter(self, kind, self._maybe_snapshot)
         try:
             await presenter.play(events)
@@ -404,6 +412,8 @@ class BatonApp(App[None]):
         self.refresh_routing()
 
     def on_timeline_selected(self, event: Timeline.Selected) -> None:
+        from .screens import DetailsScreen
+
         self.push_screen(DetailsScreen(event.record))
 
     # -------------------------------------------------------------- actions
@@ -448,6 +458,8 @@ class BatonApp(App[None]):
         self.query_one(Timeline).focus()
 
     def action_help(self) -> None:
+        from .screens import HelpScreen
+
         self.push_screen(HelpScreen(HELP))
 
     def prefill(self, text: str) -> None:
@@ -494,25 +506,30 @@ class BatonApp(App[None]):
         self._mcp = McpTools(self.profile.mcp_servers, self.env, approve=self.approve_tool)
         if self._engine is not None:
             self._engine.tools = self._mcp
-        panel = self.query_one(RoutingPanel)
-        panel.show_servers(self._mcp.status)
+        self._show_servers()
         try:
             problems = await self._mcp.start()
         except Exception as error:
             problems = [f"MCP: {type(error).__name__}: {error}"]
         for problem in problems:
             self.notify(problem, title="MCP server", severity="warning", markup=False)
-        panel.show_servers(self._mcp.status)
+        self._show_servers()
+
+    def _show_servers(self) -> None:
+        for panel in self.query(RoutingPanel):
+            panel.show_servers(self._mcp.status)
 
     def _report_mcp_problems(self) -> None:
         if self._mcp is None:
             return
         for problem in self._mcp.problems():
             self.notify(problem, title="MCP server", severity="warning", markup=False)
-        self.query_one(RoutingPanel).show_servers(self._mcp.status)
+        self._show_servers()
 
     async def approve_tool(self, server: str, tool: str, arguments: dict[str, Any]) -> Approval:
         """The ApproveFn: ask in a modal (McpTools remembers 'allow for session')."""
+        from .screens import ApprovalScreen
+
         answer: asyncio.Future[Approval] = asyncio.get_running_loop().create_future()
         self.push_screen(ApprovalScreen(server, tool, arguments), callback=answer.set_result)
         return await answer

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
 
 from tui.core.types import Message
 
 from .text import one_line, visible
+
+if TYPE_CHECKING:
+    from textual.widgets.markdown import MarkdownStream
 
 PURPOSE_LABELS = {"synthesis": "synthesis", "judge": "judge", "stage": "stage", "check": "check"}
 
@@ -61,11 +63,15 @@ class AnswerView(Vertical):
         return Content.assemble((visible(self.model), "bold"), (f" · {note}" if note else "", "italic"))
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # markdown-it is imported with the first answer, not at start-up
+
         yield Static(self._label(), classes="label")
         yield Markdown(visible(self.text))
 
     async def write(self, chunk: str) -> None:
         if self._stream is None:
+            from textual.widgets import Markdown
+
             self._stream = Markdown.get_stream(self.query_one(Markdown))
         self._parts.append(chunk)
         await self._stream.write(visible(chunk))
@@ -202,13 +208,37 @@ class ChatPane(VerticalScroll):
 
     BATCH = 40
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        messages: Sequence[Message] = (),
+        events: Sequence[dict[str, Any]] = (),
+        notice: str | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
+        self._initial = (messages, events, notice)
         self._backlog: list[Item] = []
         self._loading_earlier = False
 
     def compose(self) -> ComposeResult:
-        yield Static(id="earlier")
+        widgets = self._widgets(*self._initial)
+        self._initial = ((), (), None)
+        earlier = Static(self._earlier_text(), id="earlier")
+        earlier.display = bool(self._backlog)
+        yield earlier
+        yield from widgets
+
+    def _widgets(
+        self, messages: Sequence[Message], events: Sequence[dict[str, Any]], notice: str | None
+    ) -> list[Widget]:
+        """Widgets for a notice and the last BATCH items; older items wait in the backlog."""
+        items = conversation_items(messages, events)
+        self._backlog, recent = items[: -self.BATCH], items[-self.BATCH:]
+        widgets: list[Widget] = [Static(Content.from_markup(notice), classes="notice")] if notice else []
+        for item in recent:
+            widgets.extend(item())
+        return widgets
 
     def on_mount(self) -> None:
         self.anchor()
@@ -221,21 +251,19 @@ class ChatPane(VerticalScroll):
     ) -> None:
         """Replace what is shown: a notice, then the last BATCH items of the conversation."""
         await self.remove_children([w for w in self.children if w.id != "earlier"])
-        items = conversation_items(messages, events)
-        self._backlog, recent = items[: -self.BATCH], items[-self.BATCH:]
-        widgets: list[Widget] = [Markdown(notice, classes="notice")] if notice else []
-        for item in recent:
-            widgets.extend(item())
+        widgets = self._widgets(messages, events, notice)
         self._update_earlier()
         if widgets:
             await self.mount_all(widgets)
         self.anchor()
 
+    def _earlier_text(self) -> Content:
+        return Content(f"▲ {len(self._backlog)} earlier messages · scroll up to show more")
+
     def _update_earlier(self) -> None:
         earlier = self.query_one("#earlier", Static)
-        count = len(self._backlog)
-        earlier.display = count > 0
-        earlier.update(Content(f"▲ {count} earlier messages · scroll up to show more"))
+        earlier.display = bool(self._backlog)
+        earlier.update(self._earlier_text())
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

@@ -6,7 +6,7 @@ those choices as messages and the app passes them to the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,66 +50,77 @@ class RoutingPanel(VerticalScroll):
         task_type: str
         model: str
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, state: Callable[[], RoutingState], *, id: str | None = None) -> None:
+        """`state` is asked when the panel is composed, so a panel mounted late is current."""
+        super().__init__(id=id, classes="-no-mcp")
         self.border_title = "Routing"
-        self._state: RoutingState | None = None
+        self._source = state
 
     def compose(self) -> ComposeResult:
+        state = self._state = self._source()
+        choices = [(Content(name), name) for name in state.models]
         with Horizontal(classes="field"):
             yield Label("Model", classes="field-label")
-            yield Select[str]([], prompt="none", compact=True, id="model-select",
+            yield Select[str](choices, prompt="none", compact=True, id="model-select",
+                              value=state.active_model if state.active_model in state.models else Select.NULL,
                               tooltip="The model that answers in manual mode")
         with Horizontal(classes="field"):
             yield Label("Auto", classes="field-label")
-            yield Switch(animate=False, id="auto-switch", tooltip="Auto: routing rules pick a model per message")
-        yield Static(classes="heading", content="Rules")
-        yield Static(id="rules")
+            yield Switch(state.mode == "auto", animate=False, id="auto-switch",
+                         tooltip="Auto: routing rules pick a model per message")
+        yield Static(Content("Rules"), classes="heading")
+        yield Static(self._rules(state), id="rules")
         with Horizontal(classes="field"):
-            yield Select[str]([], prompt="task", compact=True, id="rule-task", tooltip="A task type to route")
-            yield Select[str]([], prompt="model", compact=True, id="rule-model", tooltip="The model for that task")
-        yield Static(classes="heading", content="Last decision")
-        yield Static(id="last-route")
-        yield Static(classes="heading", content="Constraints")
-        yield Static(id="constraints")
-        yield Static(classes="heading mcp", content="MCP servers")
+            yield Select[str]([(Content(t), t) for t in state.task_types], prompt="task", compact=True,
+                              id="rule-task", tooltip="A task type to route")
+            yield Select[str](choices, prompt="model", compact=True, id="rule-model",
+                              tooltip="The model for that task")
+        yield Static(Content("Last decision"), classes="heading")
+        yield Static(self._last_route(state), id="last-route")
+        yield Static(Content("Constraints"), classes="heading")
+        yield Static(self._constraints(state), id="constraints")
+        yield Static(Content("MCP servers"), classes="heading mcp")
         yield Static(id="mcp", classes="mcp")
 
-    def on_mount(self) -> None:
-        self.set_class(True, "-no-mcp")
+    @staticmethod
+    def _rules(state: RoutingState) -> Content:
+        if not state.rules:
+            return Content.styled("none", "dim")
+        return Content("\n").join(Content(one_line(f"{task} → {model}", 60)) for task, model in state.rules.items())
+
+    @staticmethod
+    def _last_route(state: RoutingState) -> Content:
+        route = state.last_route
+        if not route:
+            return Content.styled("none yet", "dim")
+        return Content(one_line(f"{route.get('task_type')} → {route.get('model')}: {route.get('reason')}", 200))
+
+    @staticmethod
+    def _constraints(state: RoutingState) -> Content:
+        return Content(state.constraints) if state.constraints else Content.styled("none", "dim")
 
     def show(self, state: RoutingState) -> None:
-        self._state = state
-        choices = [(Content(name), name) for name in state.models]
+        """Bring every control up to date without reporting the change back."""
+        previous, self._state = self._state, state
         with self.prevent(Select.Changed, Switch.Changed):
+            choices = [(Content(name), name) for name in state.models]
             model_select = self.query_one("#model-select", Select)
-            model_select.set_options(choices)
-            if state.active_model in state.models:
+            if state.models != previous.models:
+                model_select.set_options(choices)
+                self.query_one("#rule-model", Select).set_options(choices)
+            if state.active_model in state.models and model_select.value != state.active_model:
                 model_select.value = state.active_model
             self.query_one("#auto-switch", Switch).value = state.mode == "auto"
             task_select = self.query_one("#rule-task", Select)
-            current_task = task_select.value
-            task_select.set_options((Content(task), task) for task in state.task_types)
-            if current_task in state.task_types:
-                task_select.value = current_task
-            rule_model = self.query_one("#rule-model", Select)
-            rule_model.set_options(choices)
+            if state.task_types != previous.task_types:
+                current_task = task_select.value
+                task_select.set_options((Content(task), task) for task in state.task_types)
+                if current_task in state.task_types:
+                    task_select.value = current_task
             self._show_rule_model(task_select.value)
-        rules = state.rules
-        self.query_one("#rules", Static).update(
-            Content("\n").join(Content(one_line(f"{task} → {model}", 60)) for task, model in rules.items())
-            if rules
-            else Content.styled("none", "dim")
-        )
-        route = state.last_route
-        self.query_one("#last-route", Static).update(
-            Content(one_line(f"{route.get('task_type')} → {route.get('model')}: {route.get('reason')}", 200))
-            if route
-            else Content.styled("none yet", "dim")
-        )
-        self.query_one("#constraints", Static).update(
-            Content(state.constraints) if state.constraints else Content.styled("none", "dim")
-        )
+        self.query_one("#rules", Static).update(self._rules(state))
+        self.query_one("#last-route", Static).update(self._last_route(state))
+        self.query_one("#constraints", Static).update(self._constraints(state))
 
     def show_servers(self, statuses: Mapping[str, Any]) -> None:
         """MCP servers and their tools, from McpTools.status."""
@@ -130,10 +141,11 @@ class RoutingPanel(VerticalScroll):
 
     def _show_rule_model(self, task: object) -> None:
         rule_model = self.query_one("#rule-model", Select)
-        model = self._state.rules.get(task) if self._state and isinstance(task, str) else None
-        if model is not None and self._state and model in self._state.models:
-            rule_model.value = model
-        else:
+        model = self._state.rules.get(task) if isinstance(task, str) else None
+        if model is not None and model in self._state.models:
+            if rule_model.value != model:
+                rule_model.value = model
+        elif rule_model.value is not Select.NULL:
             rule_model.clear()
 
     def on_select_changed(self, event: Select.Changed) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +85,15 @@ class Timeline(OptionList):
 
         record: dict[str, Any]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, records: Callable[[], Sequence[dict[str, Any]]], *, id: str | None = None) -> None:
+        """`records` is read on mount, so a timeline mounted late shows every record."""
         super().__init__(id=id, markup=False)
+        self._source = records
         self._records: list[dict[str, Any]] = []
+        self.border_title = "Timeline"
+
+    def on_mount(self) -> None:
+        self.add_records(list(self._source()))
 
     def add_records(self, records: list[dict[str, Any]]) -> None:
         start = len(self._records)
