@@ -41,10 +41,18 @@ class ChatLine(Static):
 
 
 class AnswerView(Vertical):
-    """One model's answer: a label naming the model, then its Markdown, streamed."""
+    """One model's answer: a label naming the model, then its Markdown.
 
-    def __init__(self, model: str, text: str = "", *, purpose: str = "answer", partial: bool = False) -> None:
+    A live answer streams into a Markdown widget. A stored (`settled`) one is a single
+    Static holding Rich's Markdown renderable: one widget instead of one per block,
+    which is what keeps a long session quick to open and to scroll.
+    """
+
+    def __init__(
+        self, model: str, text: str = "", *, purpose: str = "answer", partial: bool = False, settled: bool = False
+    ) -> None:
         super().__init__(classes="answer")
+        self.settled = settled
         self.model = model
         self.purpose = purpose
         self.partial = partial
@@ -63,10 +71,16 @@ class AnswerView(Vertical):
         return Content.assemble((visible(self.model), "bold"), (f" · {note}" if note else "", "italic"))
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown  # markdown-it is imported with the first answer, not at start-up
-
         yield Static(self._label(), classes="label")
-        yield Markdown(visible(self.text))
+        # markdown-it and Rich's Markdown are imported with the first answer, not at start-up.
+        if self.settled:
+            from rich.markdown import Markdown as RichMarkdown
+
+            yield Static(RichMarkdown(visible(self.text)), classes="body")
+        else:
+            from textual.widgets import Markdown
+
+            yield Markdown(visible(self.text))
 
     async def write(self, chunk: str) -> None:
         if self._stream is None:
@@ -113,7 +127,7 @@ class RoundView(Vertical):
         super().__init__(classes=f"round {kind}")
         self.kind = kind
         self.lanes: dict[str, AnswerView] = {
-            m.lane or "": AnswerView(m.model or "", m.content, partial=m.partial) for m in lanes
+            m.lane or "": AnswerView(m.model or "", m.content, partial=m.partial, settled=True) for m in lanes
         }
         self._judge = judge
         self._outcome = outcome
@@ -123,7 +137,7 @@ class RoundView(Vertical):
         with Horizontal(classes="lanes"):
             yield from self.lanes.values()
         if self._judge is not None:
-            yield AnswerView(self._judge.model or "judge", self._judge.content, purpose="judge")
+            yield AnswerView(self._judge.model or "judge", self._judge.content, purpose="judge", settled=True)
         yield Static(Content(one_line(self._outcome, 400)), classes="outcome" + (" -shown" if self._outcome else ""))
 
     async def lane(self, lane: str) -> AnswerView:
@@ -154,7 +168,7 @@ def message_widgets(message: Message) -> list[Widget]:
     author = message.model or "assistant"
     widgets: list[Widget] = []
     if message.content or not message.tool_calls:
-        widgets.append(AnswerView(author, message.content, partial=message.partial))
+        widgets.append(AnswerView(author, message.content, partial=message.partial, settled=True))
     for call in message.tool_calls:
         if call.name.startswith("transfer_to_"):
             target = call.name.removeprefix("transfer_to_")
@@ -191,7 +205,7 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
             # The round's outcome message: the synthesis is shown as an answer; the
             # winner's answer or the joined answers are already in the columns.
             if record.get("synthesis") is not None:
-                items.append(partial(lambda m: [AnswerView(m.model or "", m.content, purpose="synthesis")], following))
+                items.append(partial(lambda m: [AnswerView(m.model or "", m.content, purpose="synthesis", settled=True)], following))
             i += 1
     return items
 
