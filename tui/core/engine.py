@@ -51,7 +51,6 @@ class Engine:
         conversation: Conversation | None = None,
         audit: AuditLog | None = None,
         tools: ToolBox | None = None,
-        approve: Any = None,
         max_retries: int = 2,
         backoff_s: float = 0.5,
         max_tool_steps: int = 10,
@@ -66,7 +65,6 @@ class Engine:
         self.conversation = conversation or Conversation(active_model=profile.default_model)
         self.audit = audit
         self.tools = tools
-        self.approve = approve  # kept for tool sources that ask; McpTools takes its own
         self.max_tool_steps = max_tool_steps
         self.caller = Caller(profile, env, max_retries=max_retries, backoff_s=backoff_s)
         self.last_route: RouteEvent | None = None
