@@ -19,9 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.lazy import Lazy
 from textual.markup import escape
-from textual.widgets import Footer
 
 from tui.core.conversation import Conversation
 from tui.core.profile import Profile
@@ -29,12 +27,13 @@ from tui.core.profile import Profile
 from .chat import ChatPane
 from .commands import HELP, BatonCommands, Command, CommandError, PaletteEntry, parse_command
 from .composer import Composer
-from .routing_panel import TASK_TYPES, RoutingPanel, RoutingState
-from .timeline import Timeline
 
 if TYPE_CHECKING:
     from tui.core.engine import Engine
     from tui.core.tools import Approval
+
+    from .routing_panel import RoutingPanel, RoutingState
+    from .timeline import Timeline
 
 KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEDALUS_API_KEY", "OPENROUTER_API_KEY")
 DEFAULT_MODELS = {
@@ -45,7 +44,7 @@ DEFAULT_MODELS = {
     "OLLAMA_HOST": "ollama/llama3.2",
 }
 SNAPSHOT_EVERY_S = 1.0
-_CODE_BLOCK = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+CODE_BLOCK = r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$"
 
 # Notices are Textual markup in a Static (cheaper at start-up than a Markdown widget).
 SETUP_NOTICE = (
@@ -84,7 +83,7 @@ def provider_problem(profile: Profile, model: str | None, env: Mapping[str, str]
 
 
 def last_code_block(markdown: str) -> str | None:
-    blocks = _CODE_BLOCK.findall(markdown)
+    blocks = re.findall(CODE_BLOCK, markdown, re.DOTALL | re.MULTILINE)
     return blocks[-1][1].rstrip("\n") if blocks else None
 
 
@@ -138,21 +137,28 @@ class BatonApp(App[None]):
         conversation = self.conversation
         with Horizontal(id="main"):
             yield ChatPane(conversation.messages, conversation.events, self._notice(), id="chat")
-            yield Lazy(Vertical(
-                RoutingPanel(self._routing_state, id="routing"),
-                Timeline(lambda: self.conversation.events, id="timeline"),
-                id="side",
-            ))
+            yield Vertical(id="side")
         yield Composer(id="composer")
-        yield Lazy(Footer())
 
     def on_mount(self) -> None:
         if self.profile.keymap:
             self.set_keymap(self.profile.keymap)
         self.query_one(Composer).focus()
-        self.call_after_refresh(self._after_first_frame)
+        self.call_after_refresh(self.mount_panels)
 
-    def _after_first_frame(self) -> None:
+    async def mount_panels(self) -> None:
+        """The routing panel, timeline and footer, mounted (and imported) just after the
+        first frame so that the chat and composer show as early as Textual allows."""
+        from textual.widgets import Footer
+
+        from .routing_panel import RoutingPanel
+        from .timeline import Timeline
+
+        await self.query_one("#side").mount_all([
+            RoutingPanel(self._routing_state, id="routing"),
+            Timeline(lambda: self.conversation.events, id="timeline"),
+        ])
+        await self.screen.mount(Footer())
         if self.profile.mcp_servers:
             self.start_mcp()
 
@@ -185,15 +191,17 @@ class BatonApp(App[None]):
     async def show_conversation(self) -> None:
         conversation = self.conversation
         await self.query_one(ChatPane).show_conversation(conversation.messages, conversation.events, self._notice())
-        for timeline in self.query(Timeline):
+        for timeline in self.query("#timeline").results():
             timeline.reset(list(conversation.events))
         self.refresh_routing()
 
     def refresh_routing(self) -> None:
-        for panel in self.query(RoutingPanel):  # none until the lazily mounted side pane is up
+        for panel in self.query("#routing").results():  # none until the side pane is mounted
             panel.show(self._routing_state())
 
     def _routing_state(self) -> RoutingState:
+        from .routing_panel import TASK_TYPES, RoutingState
+
         profile = self.profile
         models = list(dict.fromkeys([
             *profile.models,
@@ -219,7 +227,7 @@ class BatonApp(App[None]):
 
     def sync_timeline(self) -> None:
         """Show the timeline records the engine added since the last look."""
-        timelines = self.query(Timeline)
+        timelines = self.query("#timeline")
         if not timelines:  # the side pane is mounted just after the first frame
             return
         timeline = timelines.first()
@@ -455,7 +463,7 @@ class BatonApp(App[None]):
         await self.run_command(Command("save"))
 
     def action_focus_timeline(self) -> None:
-        self.query_one(Timeline).focus()
+        self.query_one("#timeline").focus()
 
     def action_help(self) -> None:
         from .screens import HelpScreen
@@ -516,7 +524,7 @@ class BatonApp(App[None]):
         self._show_servers()
 
     def _show_servers(self) -> None:
-        for panel in self.query(RoutingPanel):
+        for panel in self.query("#routing").results():
             panel.show_servers(self._mcp.status)
 
     def _report_mcp_problems(self) -> None:
