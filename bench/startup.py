@@ -42,7 +42,8 @@ Minimal().run()
 BATON = """
 import sys, time
 from tui.core.env import load_environment
-from tui.ui.app import BatonApp, default_profile
+from tui.core.defaults import default_profile
+from tui.ui.app import BatonApp
 
 class Timed(BatonApp):
     def on_ready(self):

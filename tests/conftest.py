@@ -13,6 +13,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakellm import FakeLLM  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """No test writes to the real home: sessions, audit logs and crash logs land here."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("BATON_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("BATON_CONFIG_DIR", str(home / "config"))
+    return home
+
+
 @pytest.fixture
 def fake_llm() -> Iterator[FakeLLM]:
     fake = FakeLLM().start()

@@ -387,3 +387,18 @@ async def test_a_long_session_mounts_only_recent_messages(fake_llm: FakeLLM, tmp
         chat.scroll_home(animate=False)
         await wait_for(pilot, lambda: len(app.query(AnswerView)) > shown)
         assert "earlier messages · scroll up to show more" in screen_text(app)
+
+
+async def test_the_app_appends_every_event_to_the_audit_trail(fake_llm: FakeLLM, tmp_path: Path,
+                                                              isolated_home: Path) -> None:
+    import json
+
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "hello")
+        await idle(pilot, app)
+        await type_and_send(pilot, "/handoff beta go on")
+        await idle(pilot, app)
+    records = [json.loads(line) for line in (isolated_home / ".local" / "share" / "baton" / "audit.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in records] == ["turn", "handoff", "turn"]
+    assert records[1]["from"] == "alpha" and records[1]["to"] == "beta"

@@ -29,12 +29,12 @@ def load_environment(cwd: Path | None = None) -> dict[str, str]:
     `.env` values are read, never exported into os.environ, so that child processes
     (MCP servers) do not inherit keys they were not given.
     """
-    from dotenv import dotenv_values
-
     merged: dict[str, str] = {}
     cwd = Path.cwd() if cwd is None else cwd
     for path in (config_dir() / ".env", cwd / ".env"):
         if path.is_file():
+            from dotenv import dotenv_values  # only when there is a file: off the start-up path
+
             merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
     merged.update(os.environ)
     return merged

@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 
 from tui.core.conversation import Conversation
+from tui.core.defaults import default_profile
 from tui.core.profile import Profile
 
 from .chat import ChatPane
@@ -35,14 +36,6 @@ if TYPE_CHECKING:
     from .routing_panel import RoutingPanel, RoutingState
     from .timeline import Timeline
 
-KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEDALUS_API_KEY", "OPENROUTER_API_KEY")
-DEFAULT_MODELS = {
-    "OPENAI_API_KEY": "openai/gpt-4.1",
-    "ANTHROPIC_API_KEY": "anthropic/claude-sonnet-4-5",
-    "DEDALUS_API_KEY": "dedalus/openai/gpt-4.1",
-    "OPENROUTER_API_KEY": "openrouter/openai/gpt-4.1",
-    "OLLAMA_HOST": "ollama/llama3.2",
-}
 SNAPSHOT_EVERY_S = 1.0
 CODE_BLOCK = r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$"
 
@@ -61,12 +54,6 @@ SETUP_NOTICE = (
 )
 
 WELCOME = "Send a message to [b]{model}[/b]. /help lists the commands; [b]ctrl+p[/b] opens the palette."
-
-
-def default_profile(env: Mapping[str, str]) -> Profile:
-    """The profile used without --profile: the first provider that has a key."""
-    model = next((ref for variable, ref in DEFAULT_MODELS.items() if env.get(variable)), None)
-    return Profile(name="default", default_model=model)
 
 
 def provider_problem(profile: Profile, model: str | None, env: Mapping[str, str]) -> str | None:
@@ -166,9 +153,11 @@ class BatonApp(App[None]):
     def engine(self) -> Engine:
         """The engine, made on first use (its import is kept out of start-up)."""
         if self._engine is None:
+            from tui.core.audit import default_audit_log
             from tui.core.engine import Engine
 
-            self._engine = Engine(self.profile, env=self.env, conversation=self._conversation, tools=self._mcp)
+            self._engine = Engine(self.profile, env=self.env, conversation=self._conversation, tools=self._mcp,
+                                  audit=default_audit_log(self.env))
         return self._engine
 
     @property
