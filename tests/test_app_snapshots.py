@@ -20,6 +20,10 @@ FIXED_ENV = {"BATON_CONFIG_DIR": "/home/person/.config/baton"}
 
 async def steady(pilot: Pilot) -> None:
     """A steady cursor, so the picture does not depend on when the blink was caught."""
+    # The composer, panels and footer are mounted just after the first frame.
+    while not (pilot.app.query(Composer) and pilot.app.query("#timeline") and pilot.app.query("Footer")):
+        await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
     pilot.app.query_one(Composer).cursor_blink = False
     await pilot.pause()
 

@@ -151,16 +151,18 @@ class RoutingPanel(VerticalScroll):
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         value = event.value
-        if event.select.id == "model-select" and isinstance(value, str):
+        # A Select also reports the value it was given when mounted: only a change counts.
+        if event.select.id == "model-select" and isinstance(value, str) and value != self._state.active_model:
             self.post_message(self.ModelPicked(value))
         elif event.select.id == "rule-task":
             with self.prevent(Select.Changed):
                 self._show_rule_model(value)
         elif event.select.id == "rule-model" and isinstance(value, str):
             task = self.query_one("#rule-task", Select).value
-            if isinstance(task, str):
+            if isinstance(task, str) and self._state.rules.get(task) != value:
                 self.post_message(self.RuleEdited(task, value))
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
         event.stop()
-        self.post_message(self.ModeToggled("auto" if event.value else "manual"))
+        if event.value != (self._state.mode == "auto"):
+            self.post_message(self.ModeToggled("auto" if event.value else "manual"))
