@@ -28,6 +28,8 @@ def make_app(llm: FakeLLM, tmp_path: Path, conversation: Conversation | None = N
 
 
 async def type_and_send(pilot, text: str) -> None:
+    while not pilot.app.query("#composer"):  # mounted just after the first frame
+        await pilot.pause()
     composer = pilot.app.query_one("#composer")
     composer.focus()
     composer.insert(text)
@@ -38,9 +40,10 @@ async def test_streamed_answer_is_labelled_with_its_model(fake_llm: FakeLLM, tmp
     fake_llm.script("alpha", Reply(text="The answer is **forty-two**.", chunk_delay=0.01))
     app = make_app(fake_llm, tmp_path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        assert app.focused is app.query_one("#composer")
+        # Typed at once, before the composer replaces its first-frame stand-in: kept.
         await pilot.press(*"what is it", "enter")
         await idle(pilot, app)
+        assert app.focused is app.query_one("#composer")
         text = screen_text(app)
         assert "what is it" in text
         assert "The answer is forty-two." in text

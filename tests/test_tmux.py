@@ -86,11 +86,13 @@ model = "fakea/beta"
         f"{sys.executable} -m tui --profile {profile} --session {session}"
     )
     terminal.run("new-session", "-d", "-s", SESSION, "-x", "140", "-y", "40", command)
-    terminal.wait_for("Send a message to alpha")
-
+    # Typed at once, before the app has the terminal in raw mode (the tty turns this
+    # Enter into a line feed): the message is still kept and sent.
     terminal.type("hello there", "Enter")
     screen = terminal.wait_for("plainly")
     assert "[bold]hi[/bold]" in screen  # markup from a model is shown, not applied
+    assert "Send a message to alpha" in screen
+    assert "answers from now on" not in screen  # nothing changed the model; no notice
 
     terminal.type("/handoff beta finish the job", "Enter")
     screen = terminal.wait_for("echo: finish the job")

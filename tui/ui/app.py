@@ -20,16 +20,20 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
+from textual.widgets import Static
 
 from tui.core.conversation import Conversation
 from tui.core.defaults import default_profile
 from tui.core.profile import Profile
 
 from .chat import ChatPane
-from .commands import HELP, BatonCommands, Command, CommandError, PaletteEntry, parse_command
-from .composer import Composer
+from .text import COMPOSER_HINT
 
 if TYPE_CHECKING:
+    from textual import events
+
+    from .commands import Command, PaletteEntry
+    from .composer import Composer
     from tui.core.engine import Engine
     from tui.core.tools import Approval
 
@@ -74,12 +78,19 @@ def last_code_block(markdown: str) -> str | None:
     return blocks[-1][1].rstrip("\n") if blocks else None
 
 
+def _baton_commands() -> type:
+    """The palette's provider, looked up when the palette first opens."""
+    from .commands import BatonCommands
+
+    return BatonCommands
+
+
 class BatonApp(App[None]):
     """One screen: chat, routing panel and timeline, composer, footer."""
 
     CSS_PATH = Path(__file__).parent / "baton.tcss"  # absolute, so subclasses anywhere find it
     TITLE = "Baton"
-    COMMANDS = App.COMMANDS | {BatonCommands}
+    COMMANDS = App.COMMANDS | {_baton_commands}
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Stop the streaming answer; what arrived stays"),
         Binding("ctrl+o", "copy_answer", "Copy answer", id="copy_answer",
@@ -115,6 +126,7 @@ class BatonApp(App[None]):
         self._mcp: Any = None
         self._save_lock = asyncio.Lock()
         self._last_snapshot = 0.0
+        self._early_keys: list[str] | None = []  # until the composer is mounted
 
     # ---------------------------------------------------------------- layout
 
@@ -123,29 +135,52 @@ class BatonApp(App[None]):
         # would restyle them again before the first frame.
         conversation = self.conversation
         with Horizontal(id="main"):
-            yield ChatPane(conversation.messages, conversation.events, self._notice(), id="chat")
+            yield ChatPane(conversation.messages, conversation.events, self._notice(check=False), id="chat")
             yield Vertical(id="side")
-        yield Composer(id="composer")
+        # The TextArea costs ~17 ms to import and lay out (bench/README.md): the first
+        # frame shows a stand-in drawn the same, and the real composer replaces it next.
+        yield Static(COMPOSER_HINT, id="composer-standin")
 
     def on_mount(self) -> None:
         if self.profile.keymap:
             self.set_keymap(self.profile.keymap)
-        self.query_one(Composer).focus()
         self.call_after_refresh(self.mount_panels)
 
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed before the composer exists are kept for it, not lost. Before the
+        terminal is in raw mode the tty turns Enter into a line feed (ctrl+j): both send."""
+        if self._early_keys is not None and (event.is_printable or event.key in ("enter", "ctrl+j")):
+            self._early_keys.append(event.character if event.is_printable else "\n")
+            event.stop()
+
     async def mount_panels(self) -> None:
-        """The routing panel, timeline and footer, mounted (and imported) just after the
-        first frame so that the chat and composer show as early as Textual allows."""
+        """The composer, routing panel, timeline and footer, mounted (and imported) just
+        after the first frame so that it shows as early as Textual allows."""
         from textual.widgets import Footer
 
+        from .composer import Composer
         from .routing_panel import RoutingPanel
         from .timeline import Timeline
+
+        standin = self.query_one("#composer-standin")
+        composer = Composer(id="composer")
+        await self.screen.mount(composer, after=standin)
+        await standin.remove()
+        composer.focus()
+        early, self._early_keys = self._early_keys or [], None
+        for key in early:
+            if key == "\n":
+                composer.action_submit()
+            else:
+                composer.insert(key)
 
         await self.query_one("#side").mount_all([
             RoutingPanel(self._routing_state, id="routing"),
             Timeline(lambda: self.conversation.events, id="timeline"),
         ])
-        await self.screen.mount(Footer())
+        # Checking the model's provider and key imports the model table: after the first frame.
+        await self.query_one(ChatPane).set_notice(self._notice())
+        await self.screen.mount(Footer())  # last: once it is there, the screen is complete
         if self.profile.mcp_servers:
             self.start_mcp()
 
@@ -168,9 +203,13 @@ class BatonApp(App[None]):
     def active_model(self) -> str | None:
         return self.conversation.active_model or self.profile.default_model
 
-    def _notice(self) -> str | None:
-        """How to get a model going, a short welcome, or nothing once there is a conversation."""
-        problem = provider_problem(self.profile, self.active_model, self.env)
+    def _notice(self, check: bool = True) -> str | None:
+        """How to get a model going, a short welcome, or nothing once there is a conversation.
+        Without `check`, only a missing model counts as a problem (no provider lookup)."""
+        if check or not self.active_model:
+            problem = provider_problem(self.profile, self.active_model, self.env)
+        else:
+            problem = None
         if problem:
             from tui.core.env import config_dir
 
@@ -273,6 +312,8 @@ class BatonApp(App[None]):
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
         text = event.text
         if text.startswith("/"):
+            from .commands import CommandError, parse_command  # first use, off the start-up path
+
             try:
                 command = parse_command(text, self._known_models())
             except CommandError as error:
@@ -419,7 +460,7 @@ class BatonApp(App[None]):
         if any(w.group == "run" and w.is_running for w in self.workers):
             self.workers.cancel_group(self, "run")
         else:
-            self.query_one(Composer).focus()
+            self.query_one("#composer").focus()
 
     def _last_answer(self) -> str | None:
         return next(
@@ -449,23 +490,28 @@ class BatonApp(App[None]):
         self._apply(lambda: self.engine.set_mode(mode), f"routing: {mode}")
 
     async def action_save(self) -> None:
+        from .commands import Command
+
         await self.run_command(Command("save"))
 
     def action_focus_timeline(self) -> None:
         self.query_one("#timeline").focus()
 
     def action_help(self) -> None:
+        from .commands import HELP
         from .screens import HelpScreen
 
         self.push_screen(HelpScreen(HELP))
 
     def prefill(self, text: str) -> None:
-        composer = self.query_one(Composer)
+        composer = self.query_one("#composer")
         composer.text = text
         composer.move_cursor(composer.document.end)
         composer.focus()
 
     def palette_entries(self) -> list[PaletteEntry]:
+        from .commands import Command, PaletteEntry
+
         def command(cmd: Command):  # noqa: ANN202 - a palette callback
             return lambda: self.run_worker(self.run_command(cmd))
 

@@ -257,6 +257,17 @@ class ChatPane(VerticalScroll):
     def on_mount(self) -> None:
         self.anchor()
 
+    async def set_notice(self, notice: str | None) -> None:
+        """Show `notice` (Textual markup) above the conversation, or remove it."""
+        current = self.query(".notice").first() if self.query(".notice") else None
+        if notice is None:
+            if current is not None:
+                await current.remove()
+        elif current is not None:
+            current.update(Content.from_markup(notice))
+        else:
+            await self.mount(Static(Content.from_markup(notice), classes="notice"), after="#earlier")
+
     async def show_conversation(
         self,
         messages: Sequence[Message],

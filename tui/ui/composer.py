@@ -9,6 +9,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from .text import COMPOSER_HINT
+
 
 class Composer(TextArea):
     """Enter sends. A terminal sends the same byte for Enter and shift+enter unless it
@@ -39,7 +41,7 @@ class Composer(TextArea):
             soft_wrap=True,
             show_line_numbers=False,
             tab_behavior="focus",
-            placeholder="Message, or /help  (enter sends · ctrl+j new line)",
+            placeholder=COMPOSER_HINT,
         )
 
     async def _on_key(self, event: events.Key) -> None:

@@ -32,3 +32,5 @@ def one_line(text: str, limit: int = 80) -> str:
     """`text` on one visible line of at most `limit` characters."""
     flat = visible(_SPACES.sub(" ", text).strip())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+COMPOSER_HINT = "Message, or /help  (enter sends · ctrl+j new line)"
