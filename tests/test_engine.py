@@ -368,3 +368,13 @@ async def test_audit_log_has_every_event_and_no_key(fake_llm, tmp_path):
     types = [json.loads(line)["type"] for line in lines]
     assert types == ["fallback", "turn"]
     assert "sk-openai-secret" not in "".join(lines)
+
+
+async def test_an_unreadable_judge_is_said_not_hidden(fake_llm):
+    from tui.core.events import NoticeEvent
+
+    fake_llm.script("gamma", Reply(text="They are all lovely."))
+    events = await drain(engine(fake_llm).consensus("q", ["alpha", "beta"], "gamma"))
+    notice = of(events, NoticeEvent)
+    assert len(notice) == 1 and "no ranking" in notice[0].message
+    assert isinstance(events[-1], RunFinished)

@@ -33,7 +33,7 @@ from .events import (
 from .handoff import build_package, handoff_note, original_task, shape_context, transfer_spec, transfer_tools
 from .models import ModelError, resolve_model
 from .profile import Profile, Stage
-from .rounds import check_output, judge_prompt, merge, parse_ranking, stage_prompt, yes_no
+from .rounds import check_output, judge_prompt, merge, parse_ranking, read_ranking, stage_prompt, yes_no
 from .routing import TASK_TYPES, route
 from .tools import ToolBox, ToolResult
 from .turns import Caller, TurnResult
@@ -424,6 +424,9 @@ class Engine:
         if judged is not None and judged.ok:
             ranking = [labels[lb] for lb in parse_ranking(judged.text, list(labels))]
             judge_output = judged.text
+            if not read_ranking(judged.text, list(labels)):
+                yield NoticeEvent(f"judge {judged.model} gave no ranking Baton could read; "
+                                  "the answers keep their shuffled order")
         else:
             ranking = order
             judge_output = ""

@@ -63,11 +63,15 @@ def judge_prompt(question: str, labelled: list[tuple[str, str]]) -> str:
 
 
 def parse_ranking(text: str, labels: list[str]) -> list[str]:
-    """Labels best first, read robustly from a judge's free text.
+    """Labels best first, read robustly from a judge's free text; labels the judge left
+    out follow in their given order."""
+    found = read_ranking(text, labels)
+    return found + [label for label in labels if label not in found]
 
-    Tries a RANKING: line, then a JSON object with "ranking", then the order in which
-    "Answer X" is first mentioned. Labels the judge left out follow in their given order.
-    """
+
+def read_ranking(text: str, labels: list[str]) -> list[str]:
+    """The labels the judge ranked, best first: from a RANKING: line, else a JSON object
+    with "ranking", else the order in which "Answer X" is first mentioned."""
     valid = set(labels)
     found: list[str] = []
 
@@ -96,7 +100,7 @@ def parse_ranking(text: str, labels: list[str]) -> list[str]:
                 break
     if not found:
         take(re.findall(r"\banswer\s+([A-Za-z])\b", text, re.IGNORECASE))
-    return found + [label for label in labels if label not in found]
+    return found
 
 
 def stage_prompt(stage: Stage, index: int, task: str, previous: str | None, previous_model: str | None) -> str:
