@@ -36,7 +36,7 @@ from .profile import Profile, Stage
 from .rounds import check_output, judge_prompt, merge, parse_ranking, read_ranking, stage_prompt, yes_no
 from .routing import TASK_TYPES, route
 from .tools import ToolBox, ToolResult
-from .turns import Caller, TurnResult
+from .turns import Caller, Outcome, TurnResult
 from .types import Message, Usage
 
 MAX_HANDOFFS = 6
@@ -281,14 +281,12 @@ class Engine:
             history = self.conversation.messages
             if history_base is not None:
                 history = history_base + self.conversation.messages[mark - 1:]
-            result: TurnResult | None = None
-            async for ev in self.caller.answer(model, history, system=self._system(note), tools=specs,
-                                               extra=(lambda _s: extra) if extra else None,
-                                               validate=chain is not None):
-                if isinstance(ev, TurnResult):
-                    result = ev
-                else:
-                    yield ev
+            got = Outcome()
+            answer = self.caller.answer(model, history, system=self._system(note), tools=specs,
+                                        extra=(lambda _s: extra) if extra else None, validate=chain is not None)
+            async for ev in got.collect(answer):
+                yield ev
+            result = got.result
             assert result is not None
             if not result.ok:
                 yield RunFailed(result.error or "the model failed")
@@ -374,13 +372,12 @@ class Engine:
             ask = (f"Question:\n{prompt}\n\n{listing}\n\n"
                    "Synthesise these answers into one best answer. Keep what they agree on, resolve "
                    "disagreements, and do not mention the individual answers.")
-            result = None
-            async for ev in self.caller.answer(synthesizer, [Message("user", ask)], system=self._system(None),
-                                               purpose="synthesis", validate=True):
-                if isinstance(ev, TurnResult):
-                    result = ev
-                else:
-                    yield ev
+            got = Outcome()
+            answer = self.caller.answer(synthesizer, [Message("user", ask)], system=self._system(None),
+                                        purpose="synthesis", validate=True)
+            async for ev in got.collect(answer):
+                yield ev
+            result = got.result
             if result is not None and result.ok:
                 synthesis = result.text
                 synthesizer = result.model
@@ -412,15 +409,11 @@ class Engine:
         order = list(answers)
         self._rng.shuffle(order)
         labels = {chr(ord("A") + i): m for i, m in enumerate(order)}
-        judged = None
-        async for ev in self.caller.answer(
-            judge, [Message("user", judge_prompt(prompt, [(lb, answers[m]) for lb, m in labels.items()]))],
-            purpose="judge", lane=None,
-        ):
-            if isinstance(ev, TurnResult):
-                judged = ev
-            else:
-                yield ev
+        ask = judge_prompt(prompt, [(label, answers[m]) for label, m in labels.items()])
+        got = Outcome()
+        async for ev in got.collect(self.caller.answer(judge, [Message("user", ask)], purpose="judge")):
+            yield ev
+        judged = got.result
         if judged is not None and judged.ok:
             ranking = [labels[lb] for lb in parse_ranking(judged.text, list(labels))]
             judge_output = judged.text
@@ -451,13 +444,12 @@ class Engine:
             ask = stage_prompt(stage, index, prompt, previous, previous_model)
             result = None
             for attempt in range(2):
-                result = None
-                async for ev in self.caller.answer(stage.model, [Message("user", ask)], system=self._system(None),
-                                                   purpose="stage", validate=True):
-                    if isinstance(ev, TurnResult):
-                        result = ev
-                    else:
-                        yield ev
+                got = Outcome()
+                answer = self.caller.answer(stage.model, [Message("user", ask)], system=self._system(None),
+                                            purpose="stage", validate=True)
+                async for ev in got.collect(answer):
+                    yield ev
+                result = got.result
                 if result is None or not result.ok:
                     break
                 problem = check_output(result.text, stage.validate)
@@ -485,12 +477,11 @@ class Engine:
         """Ask the stage's checker model its yes/no question; yields a str if it says no."""
         question = stage.check_question or "Does this output fully answer the task?"
         ask = f"{question}\nAnswer yes or no, then one sentence.\n\nOutput:\n{output}"
-        result = None
-        async for ev in self.caller.answer(stage.checker or "", [Message("user", ask)], purpose="check"):
-            if isinstance(ev, TurnResult):
-                result = ev
-            else:
-                yield ev
+        got = Outcome()
+        answer = self.caller.answer(stage.checker or "", [Message("user", ask)], purpose="check")
+        async for ev in got.collect(answer):
+            yield ev
+        result = got.result
         if result is None or not result.ok:
             yield f"checker {stage.checker} failed: {result.error if result else 'no answer'}"
         elif not yes_no(result.text):

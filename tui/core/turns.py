@@ -37,6 +37,20 @@ class TurnResult:
 
 
 @dataclass
+class Outcome:
+    """Where a turn's TurnResult lands while the events before it are passed on."""
+
+    result: TurnResult | None = None
+
+    async def collect(self, events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for ev in events:
+            if isinstance(ev, TurnResult):
+                self.result = ev
+            else:
+                yield ev
+
+
+@dataclass
 class InFlight:
     """Text streamed so far by a model in a lane, for saving partial answers."""
 

@@ -16,10 +16,7 @@ from .sse import (
     iter_sse,
     one_line,
     parse_json,
-    status_error,
     stream_cut,
-    transport_error,
-    wants_sse,
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -29,6 +26,8 @@ _UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]")
 
 
 class AnthropicProvider(HttpProvider):
+    path = "/v1/messages"
+
     def headers(self, stream: bool) -> dict[str, str]:
         headers = {
             "anthropic-version": ANTHROPIC_VERSION,
@@ -58,82 +57,64 @@ class AnthropicProvider(HttpProvider):
         body.update(request.extra)
         return body
 
-    async def stream(self, request: ChatRequest, *, stream: bool = True) -> AsyncIterator[ProviderEvent]:
+    async def parse_stream(self, response: httpx.Response, text: list[str]) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
-        url = f"{self.config.base_url}/v1/messages"
-        text: list[str] = []
-        started = False
-        try:
-            async with self._client.stream(
-                "POST", url, json=self.body(request, stream), headers=self.headers(stream)
-            ) as response:
-                if response.status_code >= 400:
-                    raise await status_error(name, response, self._key, self.config.api_key_env)
-                started = True
-                if not (stream and wants_sse(response)):
-                    done = self._parse_message(parse_json(name, await response.aread(), self._key))
-                    if done.text:
-                        yield Delta(done.text)
-                    yield done
-                    return
-                tools: dict[int, dict[str, Any]] = {}
-                usage_in = usage_out = 0
-                stop_reason: str | None = None
-                async for event in iter_sse(response):
-                    data = parse_json(name, event.data, self._key, "".join(text))
-                    if not isinstance(data, dict):
-                        continue
-                    kind = data.get("type") if event.event == "message" else event.event
-                    if kind == "error":
-                        raise self._error(data.get("error"), "".join(text))
-                    if kind == "message_start":
-                        usage = (data.get("message") or {}).get("usage") or {}
-                        usage_in = _input_tokens(usage)
-                        usage_out = int(usage.get("output_tokens") or 0)
-                    elif kind == "content_block_start":
-                        block = data.get("content_block") or {}
-                        if block.get("type") == "tool_use":
-                            tools[data.get("index", len(tools))] = {
-                                "id": block.get("id", ""),
-                                "name": block.get("name", ""),
-                                "input": block.get("input") or {},
-                                "json": [],
-                            }
-                        elif block.get("type") == "text" and block.get("text"):
-                            text.append(block["text"])
-                            yield Delta(block["text"])
-                    elif kind == "content_block_delta":
-                        delta = data.get("delta") or {}
-                        if delta.get("type") == "text_delta" and delta.get("text"):
-                            text.append(delta["text"])
-                            yield Delta(delta["text"])
-                        elif delta.get("type") == "input_json_delta" and data.get("index") in tools:
-                            tools[data["index"]]["json"].append(delta.get("partial_json") or "")
-                    elif kind == "message_delta":
-                        stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
-                        usage = data.get("usage") or {}
-                        # Both counts are cumulative: the last value is the total.
-                        if usage.get("output_tokens") is not None:
-                            usage_out = int(usage["output_tokens"])
-                        if usage.get("input_tokens") is not None:
-                            usage_in = _input_tokens(usage)
-                    elif kind == "message_stop":
-                        break
-                else:
-                    raise stream_cut(name, "".join(text))
-                tool_calls = tuple(
-                    ToolCall(
-                        t["id"],
-                        t["name"],
-                        decode_arguments("".join(t["json"])) if t["json"] else dict(t["input"]),
-                    )
-                    for _, t in sorted(tools.items())
-                )
-                yield Done("".join(text), tool_calls, Usage(usage_in, usage_out), _finish(stop_reason, tool_calls))
-        except httpx.RequestError as exc:
-            raise transport_error(name, exc, self._key, "".join(text), started) from exc
+        tools: dict[int, dict[str, Any]] = {}
+        usage_in = usage_out = 0
+        stop_reason: str | None = None
+        async for event in iter_sse(response):
+            data = parse_json(name, event.data, self._key, "".join(text))
+            if not isinstance(data, dict):
+                continue
+            kind = data.get("type") if event.event == "message" else event.event
+            if kind == "error":
+                raise self._error(data.get("error"), "".join(text))
+            if kind == "message_start":
+                usage = (data.get("message") or {}).get("usage") or {}
+                usage_in = _input_tokens(usage)
+                usage_out = int(usage.get("output_tokens") or 0)
+            elif kind == "content_block_start":
+                block = data.get("content_block") or {}
+                if block.get("type") == "tool_use":
+                    tools[data.get("index", len(tools))] = {
+                        "id": block.get("id", ""),
+                        "name": block.get("name", ""),
+                        "input": block.get("input") or {},
+                        "json": [],
+                    }
+                elif block.get("type") == "text" and block.get("text"):
+                    text.append(block["text"])
+                    yield Delta(block["text"])
+            elif kind == "content_block_delta":
+                delta = data.get("delta") or {}
+                if delta.get("type") == "text_delta" and delta.get("text"):
+                    text.append(delta["text"])
+                    yield Delta(delta["text"])
+                elif delta.get("type") == "input_json_delta" and data.get("index") in tools:
+                    tools[data["index"]]["json"].append(delta.get("partial_json") or "")
+            elif kind == "message_delta":
+                stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
+                usage = data.get("usage") or {}
+                # Both counts are cumulative: the last value is the total.
+                if usage.get("output_tokens") is not None:
+                    usage_out = int(usage["output_tokens"])
+                if usage.get("input_tokens") is not None:
+                    usage_in = _input_tokens(usage)
+            elif kind == "message_stop":
+                break
+        else:
+            raise stream_cut(name, "".join(text))
+        tool_calls = tuple(
+            ToolCall(
+                t["id"],
+                t["name"],
+                decode_arguments("".join(t["json"])) if t["json"] else dict(t["input"]),
+            )
+            for _, t in sorted(tools.items())
+        )
+        yield Done("".join(text), tool_calls, Usage(usage_in, usage_out), _finish(stop_reason, tool_calls))
 
-    def _parse_message(self, data: Any) -> Done:
+    def parse_reply(self, data: Any) -> Done:
         if not isinstance(data, dict):
             raise ProviderError(f"{self.config.name}: unexpected response", retryable=True)
         if data.get("type") == "error":

@@ -17,14 +17,13 @@ from .sse import (
     iter_sse,
     one_line,
     parse_json,
-    status_error,
     stream_cut,
-    transport_error,
-    wants_sse,
 )
 
 
 class OpenAIProvider(HttpProvider):
+    path = "/chat/completions"
+
     def headers(self, stream: bool) -> dict[str, str]:
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         if self._key:
@@ -57,58 +56,39 @@ class OpenAIProvider(HttpProvider):
         body.update(request.extra)
         return body
 
-    async def stream(self, request: ChatRequest, *, stream: bool = True) -> AsyncIterator[ProviderEvent]:
+    async def parse_stream(self, response: httpx.Response, text: list[str]) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
-        url = f"{self.config.base_url}/chat/completions"
-        text: list[str] = []
-        started = False
-        try:
-            async with self._client.stream(
-                "POST", url, json=self.body(request, stream), headers=self.headers(stream)
-            ) as response:
-                if response.status_code >= 400:
-                    raise await status_error(name, response, self._key, self.config.api_key_env)
-                started = True
-                if not (stream and wants_sse(response)):
-                    data = parse_json(name, await response.aread(), self._key)
-                    done = self._parse_completion(data)
-                    if done.text:
-                        yield Delta(done.text)
-                    yield done
-                    return
-                calls = _ToolCallFragments()
-                usage = Usage()
-                reason: str | None = None
-                async for event in iter_sse(response):
-                    if event.data.strip() == "[DONE]":
-                        break
-                    chunk = parse_json(name, event.data, self._key, "".join(text))
-                    if not isinstance(chunk, dict):
-                        continue
-                    if chunk.get("error"):
-                        raise self._stream_error(chunk["error"], "".join(text))
-                    if isinstance(chunk.get("usage"), dict):
-                        usage = _usage(chunk["usage"])
-                    for choice in chunk.get("choices") or []:
-                        if choice.get("index", 0) != 0:
-                            continue
-                        delta = choice.get("delta") or {}
-                        piece = delta.get("content")
-                        if isinstance(piece, str) and piece:
-                            text.append(piece)
-                            yield Delta(piece)
-                        for fragment in delta.get("tool_calls") or []:
-                            calls.add(fragment)
-                        if choice.get("finish_reason"):
-                            reason = choice["finish_reason"]
-                else:
-                    raise stream_cut(name, "".join(text))
-                tool_calls = calls.finish()
-                yield Done("".join(text), tool_calls, usage, _finish(reason, tool_calls))
-        except httpx.RequestError as exc:
-            raise transport_error(name, exc, self._key, "".join(text), started) from exc
+        calls = _ToolCallFragments()
+        usage = Usage()
+        reason: str | None = None
+        async for event in iter_sse(response):
+            if event.data.strip() == "[DONE]":
+                break
+            chunk = parse_json(name, event.data, self._key, "".join(text))
+            if not isinstance(chunk, dict):
+                continue
+            if chunk.get("error"):
+                raise self._stream_error(chunk["error"], "".join(text))
+            if isinstance(chunk.get("usage"), dict):
+                usage = _usage(chunk["usage"])
+            for choice in chunk.get("choices") or []:
+                if choice.get("index", 0) != 0:
+                    continue
+                delta = choice.get("delta") or {}
+                piece = delta.get("content")
+                if isinstance(piece, str) and piece:
+                    text.append(piece)
+                    yield Delta(piece)
+                for fragment in delta.get("tool_calls") or []:
+                    calls.add(fragment)
+                if choice.get("finish_reason"):
+                    reason = choice["finish_reason"]
+        else:
+            raise stream_cut(name, "".join(text))
+        tool_calls = calls.finish()
+        yield Done("".join(text), tool_calls, usage, _finish(reason, tool_calls))
 
-    def _parse_completion(self, data: Any) -> Done:
+    def parse_reply(self, data: Any) -> Done:
         if not isinstance(data, dict):
             raise ProviderError(f"{self.config.name}: unexpected response", retryable=True)
         if data.get("error") and not data.get("choices"):

@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.core._httpx import httpx
 
-from .base import ProviderConfig, ProviderError
+from .base import ChatRequest, Delta, Done, ProviderConfig, ProviderError, ProviderEvent
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,11 @@ def wants_sse(response: httpx.Response) -> bool:
 
 
 class HttpProvider:
-    """What both wire formats share: config, key, and a client borrowed or owned."""
+    """What both wire formats share: config, key, a client borrowed or owned, and the
+    request itself. A wire format gives `path`, `body`, `headers`, and parses a whole
+    reply (`parse_reply`) and a stream (`parse_stream`, appending text as it goes)."""
+
+    path = ""
 
     def __init__(
         self,
@@ -196,3 +200,38 @@ class HttpProvider:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+
+    def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def headers(self, stream: bool) -> dict[str, str]:
+        raise NotImplementedError
+
+    def parse_reply(self, data: Any) -> Done:
+        raise NotImplementedError
+
+    def parse_stream(self, response: httpx.Response, text: list[str]) -> AsyncIterator[ProviderEvent]:
+        raise NotImplementedError
+
+    async def stream(self, request: ChatRequest, *, stream: bool = True) -> AsyncIterator[ProviderEvent]:
+        name = self.config.name
+        text: list[str] = []
+        started = False
+        try:
+            async with self._client.stream(
+                "POST", self.config.base_url + self.path, json=self.body(request, stream), headers=self.headers(stream)
+            ) as response:
+                if response.status_code >= 400:
+                    raise await status_error(name, response, self._key, self.config.api_key_env)
+                started = True
+                if not (stream and wants_sse(response)):
+                    # Not streamed, or a server that ignored stream: true and sent JSON.
+                    done = self.parse_reply(parse_json(name, await response.aread(), self._key))
+                    if done.text:
+                        yield Delta(done.text)
+                    yield done
+                    return
+                async for event in self.parse_stream(response, text):
+                    yield event
+        except httpx.RequestError as exc:
+            raise transport_error(name, exc, self._key, "".join(text), started) from exc
