@@ -185,7 +185,7 @@ async def test_save_then_load_restores_messages_and_timeline(fake_llm: FakeLLM, 
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await type_and_send(pilot, "remember this")
         await idle(pilot, app)
-        await type_and_send(pilot, "/handoff beta")
+        await type_and_send(pilot, "/handoff beta tidy it up")
         await idle(pilot, app)
         await type_and_send(pilot, f"/save {saved_path}")
         await pilot.pause()
@@ -198,8 +198,11 @@ async def test_save_then_load_restores_messages_and_timeline(fake_llm: FakeLLM, 
     async with fresh.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         text = screen_text(fresh)
-        for expected in ("remember this", "echo: remember this", "turn      alpha", "handoff   alpha → beta"):
+        for expected in ("remember this", "echo: remember this", "turn      alpha", "handoff   alpha → beta",
+                         "⇢ handoff alpha → beta: tidy it up", "echo: tidy it up"):
             assert expected in before and expected in text
+        # in the chat, the handoff line sits between alpha's answer and the instructions
+        assert text.index("echo: remember this") < text.index("⇢ handoff alpha → beta") < text.index("echo: tidy")
         assert fresh.conversation.active_model == "beta"
 
     # And /load in a running app replaces what is shown.
@@ -208,7 +211,8 @@ async def test_save_then_load_restores_messages_and_timeline(fake_llm: FakeLLM, 
         await type_and_send(pilot, f"/load {saved_path}")
         await wait_for(pilot, lambda: "echo: remember this" in screen_text(other))
         await wait_for(pilot, lambda: "handoff   alpha → beta" in screen_text(other))
-        assert [m.content for m in other.conversation.messages] == ["remember this", "echo: remember this"]
+        assert [m.content for m in other.conversation.messages] == [
+            "remember this", "echo: remember this", "tidy it up", "echo: tidy it up"]
 
 
 async def test_markup_and_escape_sequences_in_answers_stay_literal(fake_llm: FakeLLM, tmp_path: Path) -> None:

@@ -206,7 +206,8 @@ class Engine:
             return
         source = self.active_model
         package = self._package(source, target, instructions)
-        yield HandoffEvent(source or "user", target, "user", instructions, package)
+        yield HandoffEvent(source or "user", target, "user", instructions, package,
+                           at=len(self.conversation.messages))
         self.conversation.active_model = target
         if not instructions:
             yield RunFinished("", target)

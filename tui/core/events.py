@@ -101,6 +101,8 @@ class HandoffEvent(TimelineEvent):
     reason: str  # "user" | "tool" | "chain"
     instructions: str
     package: dict[str, Any] = field(default_factory=dict)
+    # Messages in the conversation before it: where a reloaded session shows it.
+    at: int | None = None
     time: float = field(default_factory=_now)
 
 

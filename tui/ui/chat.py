@@ -186,9 +186,18 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
     """Stored messages as display items; a round's lane answers become one RoundView,
     matched in order with the round records of the timeline."""
     rounds = [e for e in events if e.get("type") in ("parallel", "consensus") and e.get("answers")]
+    # Handoffs the person made leave no message; their records say where they happened.
+    handoffs: dict[int, list[dict[str, Any]]] = {}
+    for e in events:
+        if e.get("type") == "handoff" and e.get("reason") == "user" and isinstance(e.get("at"), int):
+            handoffs.setdefault(e["at"], []).append(e)
     items: list[Item] = []
     i = 0
-    while i < len(messages):
+    while i <= len(messages):
+        for at in sorted(k for k in handoffs if k <= i):
+            items.extend(partial(_handoff_line, record) for record in handoffs.pop(at))
+        if i == len(messages):
+            break
         message = messages[i]
         if message.lane is None:
             items.append(partial(message_widgets, message))
@@ -208,6 +217,11 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
                 items.append(partial(lambda m: [AnswerView(m.model or "", m.content, purpose="synthesis", settled=True)], following))
             i += 1
     return items
+
+
+def _handoff_line(record: dict[str, Any]) -> list[Widget]:
+    note = f": {record['instructions']}" if record.get("instructions") else ""
+    return [ChatLine(f"⇢ handoff {record.get('from')} → {record.get('to')}{note}", "handoff")]
 
 
 def _round_widgets(group: list[Message], record: dict[str, Any]) -> list[Widget]:
