@@ -251,8 +251,6 @@ async def test_500_falls_back_in_order(fake_llm):
     assert "boom" in falls[0].error and "401" in falls[1].error
     assert len(fake_llm.requests_for("gamma")) == 1  # a 401 is not retried
     assert events[-1].model == "beta"
-    rec = [r for r in engine(fake_llm, p).conversation.events]  # fresh engine: nothing recorded
-    assert rec == []
 
 
 async def test_stream_cut_keeps_partial_and_marks_it(fake_llm):

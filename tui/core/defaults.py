@@ -20,6 +20,3 @@ def default_profile(env: Mapping[str, str]) -> Profile:
     model = next((m for var, m in DEFAULT_MODELS if env.get(var)), None)
     return Profile(name="default", description="Built-in providers, keys from the environment", default_model=model)
 
-
-def has_provider(env: Mapping[str, str]) -> bool:
-    return any(env.get(var) for var, _ in DEFAULT_MODELS)
