@@ -79,8 +79,9 @@ async def test_handoff_moves_later_turns_and_adds_a_timeline_line(fake_llm: Fake
     beta = fake_llm.requests_for("beta")
     assert len(beta) == 2  # the handoff instructions, then the later turn
     assert beta[-1].body["messages"][-1]["content"] == "second question"
-    assert app.conversation.events[1]["type"] == "handoff"
-    assert app.conversation.events[1]["package"]["target_model"] == "beta" or app.conversation.events[1]["to"] == "beta"
+    handoff = app.conversation.events[1].to_record()
+    assert handoff["type"] == "handoff"
+    assert handoff["package"]["target_model"] == "beta" and handoff["to"] == "beta"
 
 
 async def test_parallel_round_shows_every_answer_and_the_synthesis(fake_llm: FakeLLM, tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ async def test_consensus_round_shows_answers_ranking_and_winner(fake_llm: FakeLL
         await type_and_send(pilot, "/consensus alpha beta --judge gamma two plus two")
         await idle(pilot, app)
         text = screen_text(app)
-        record = app.conversation.events[-1]
+        record = app.conversation.events[-1].to_record()
         assert record["type"] == "consensus"
         winner, loser = record["ranking"]
         assert "consensus round" in text
@@ -132,7 +133,7 @@ async def test_model_initiated_transfer_shows_in_the_timeline(fake_llm: FakeLLM,
         assert "⇢ handoff alpha → beta (tool): write the poem" in text
         assert "Roses are red." in text
     assert app.conversation.active_model == "beta"
-    handoffs = [e for e in app.conversation.events if e["type"] == "handoff"]
+    handoffs = [e.to_record() for e in app.conversation.events if e.type == "handoff"]
     assert handoffs and handoffs[0]["reason"] == "tool"
 
 

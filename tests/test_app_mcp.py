@@ -62,5 +62,5 @@ async def test_a_tool_call_asks_for_approval_and_shows_in_chat_and_timeline(
         await idle(pilot, app)
         assert not isinstance(app.screen, ApprovalScreen)
         assert "done" in screen_text(app)
-    calls = [e for e in app.conversation.events if e["type"] == "tool_call"]
+    calls = [e.to_record() for e in app.conversation.events if e.type == "tool_call"]
     assert [c["result"] for c in calls] == ["ping", "again"]

@@ -153,93 +153,140 @@ async def ask(args: argparse.Namespace) -> int:
 
 async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prompt: str) -> int:
     from tui.core.audit import default_audit_log
-    from tui.core.engine import Engine
-    from tui.core.events import RunFailed, RunFinished, TextDelta, TimelineEvent, TurnStarted
-    from tui.core.profile import Stage
+    from tui.core.controller import Controller, audit_sink
+    from tui.core.events import (
+        FallbackEvent,
+        RetryEvent,
+        RunCancelled,
+        RunFailed,
+        RunFinished,
+        TextDelta,
+        TimelineEvent,
+        TurnStarted,
+    )
 
     if args.route:
         profile.routing.mode = args.route
     tools = await _start_tools(profile, env, args.approve_tools)
-    engine = Engine(profile, env=env, audit=default_audit_log(env), tools=tools)
+    audit = default_audit_log(env)
+    controller = Controller(profile, env, sinks=[audit_sink(audit)], tools=tools)
+    engine = controller.engine
     try:
-        named = [args.model, args.synth, args.judge, *(args.chain or []), *(args.pipeline or []),
-                 *(args.parallel or []), *(args.consensus or [])]
-        for model in filter(None, named):
-            engine.check_model(model)
+        synth = controller.synthesizer(args.parallel, args.synth) if args.parallel else None
+        judge = controller.judge(args.judge) if args.consensus else None
+        controller.check_models(args.model, synth, judge, *(args.chain or []), *(args.pipeline or []),
+                                *(args.parallel or []), *(args.consensus or []))
         if args.model:
             engine.set_model(args.model)
-
-        stages = None
-        if args.pipeline:
-            # The profile's stages (instructions, checks) when they name the same models.
-            profiled = profile.pipeline.stages
-            if [s.model for s in profiled] == args.pipeline:
-                stages = profiled
-            else:
-                stages = [Stage(model=m) for m in args.pipeline]
+        stages = controller.stages(args.pipeline) if args.pipeline else []
         if args.chain:
             run, wanted = engine.chain(prompt, args.chain), "answer"
         elif args.pipeline:
             run, wanted = engine.pipeline(prompt, stages), "stage"
         elif args.parallel:
-            synth = args.synth or (profile.parallel.synthesizer if profile.parallel.models == args.parallel else None)
             run, wanted = engine.parallel(prompt, args.parallel, synth), "synthesis"
         elif args.consensus:
-            run, wanted = engine.consensus(prompt, args.consensus, args.judge or profile.consensus.judge), "none"
+            run, wanted = engine.consensus(prompt, args.consensus, judge or ""), "none"
         else:
-            run, wanted = engine.send(prompt), "answer"
+            run, wanted = controller.send(prompt), "answer"
 
-        last_stage = len(stages) if stages else 0
+        out = _Output(sys.stdout)
         stages_done = 0
         streaming = False
-        printed = False
+        why = ""  # the last retry or fallback, said when it restarts an answer already printed
         records: list[dict[str, Any]] = []
-        async for ev in run:
-            if isinstance(ev, TimelineEvent):
-                records.append(ev.to_record())
-                if ev.type == "stage":
-                    stages_done += 1
-            elif isinstance(ev, TurnStarted):
-                streaming = (not args.json and ev.lane is None and ev.purpose == wanted
-                             and (wanted != "stage" or stages_done + 1 == last_stage))
-                if streaming and printed:
-                    sys.stdout.write("\n")  # a retry or a handoff starts a fresh answer
-                    printed = False
-            elif isinstance(ev, TextDelta) and streaming:
-                sys.stdout.write(_printable(ev.text))
-                sys.stdout.flush()
-                printed = True
-            elif isinstance(ev, RunFailed):
-                if printed:
-                    sys.stdout.write("\n")
-                print(f"baton ask: {ev.error}", file=sys.stderr)
-                return EXIT_FAILED
-            elif isinstance(ev, RunFinished):
-                if args.json:
-                    print(json.dumps({
-                        "final_output": ev.final_output,
-                        "model": ev.model,
-                        "events": records,
-                        "usage": ev.usage.to_dict(),
-                        "cost_usd": ev.cost_usd,
-                    }, ensure_ascii=False))
-                elif printed:
-                    sys.stdout.write("\n")
-                else:
-                    sys.stdout.write(_printable(ev.final_output) + "\n")
-                sys.stdout.flush()
-                return 0
+        async for first in run:
+            for ev in [first, *run.pending()]:  # what queued while we wrote: one write, one flush
+                if isinstance(ev, TextDelta):
+                    if streaming:
+                        out.write(ev.text)
+                elif isinstance(ev, TimelineEvent):
+                    records.append(ev.to_record())
+                    if ev.type == "stage":
+                        stages_done += 1
+                    if isinstance(ev, RetryEvent):
+                        why = f"retry {ev.attempt} of {ev.model} ({ev.error})"
+                    elif isinstance(ev, FallbackEvent):
+                        why = f"fallback from {ev.from_model} to {ev.to_model} ({ev.error})"
+                elif isinstance(ev, TurnStarted):
+                    was = streaming
+                    streaming = (not args.json and ev.lane is None and ev.purpose == wanted
+                                 and (wanted != "stage" or stages_done + 1 == len(stages)))
+                    if was and streaming and out.printed:
+                        out.end_line()  # a retry, a fallback or a handoff starts the answer afresh
+                        _say(f"baton ask: {why or 'a new turn'}: {ev.model} starts the answer again")
+                        why = ""
+                elif isinstance(ev, (RunFailed, RunCancelled)):
+                    out.end_line()
+                    error = ev.error if isinstance(ev, RunFailed) else "cancelled"
+                    _say(f"baton ask: {error}")
+                    return EXIT_FAILED
+                elif isinstance(ev, RunFinished):
+                    if args.json:
+                        out.write_raw(json.dumps({
+                            "final_output": ev.final_output,
+                            "model": ev.model,
+                            "events": records,
+                            "usage": ev.usage.to_dict(),
+                            "cost_usd": ev.cost_usd,
+                        }, ensure_ascii=False) + "\n")
+                    elif out.printed:
+                        out.end_line()
+                    else:
+                        out.write(ev.final_output)
+                        out.end_line()
+                    out.flush()
+                    return 0
+            out.flush()
         return EXIT_FAILED
     finally:
-        await engine.aclose()
+        await controller.aclose()
+        audit.close()
         if tools is not None:
             await tools.aclose()
 
 
+class _Output:
+    """The answer on stdout: escapes made visible on a terminal, sent as is to a pipe."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.printed = False
+        self.at_line_start = True
+
+    def write(self, text: str) -> None:
+        if text:
+            self.write_raw(_printable(text) if self.tty else text)
+            self.printed = True
+            self.at_line_start = text.endswith("\n")
+
+    def write_raw(self, text: str) -> None:
+        self.stream.write(text)
+
+    def end_line(self) -> None:
+        if self.printed and not self.at_line_start:
+            self.stream.write("\n")
+        self.printed = False
+        self.at_line_start = True
+        self.flush()
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _say(line: str) -> None:
+    print(_printable_line(line), file=sys.stderr, flush=True)
+
+
+def _printable_line(text: str) -> str:
+    return " ".join(_printable(text).split())
+
+
 def _printable(text: str) -> str:
-    """Model output to a terminal: escape sequences and other controls are made
-    visible, never interpreted (newlines and tabs pass). A pipe gets the text as is."""
-    if text.isprintable() or not sys.stdout.isatty():
+    """Outside text for a terminal: escape sequences and other controls are made
+    visible, never interpreted (newlines and tabs pass)."""
+    if text.isprintable():
         return text
     return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 

@@ -1,12 +1,15 @@
-"""What a run says, as it happens: small frozen dataclasses.
+"""What a run says, as it happens: small frozen dataclasses, and nothing else.
 
-The app renders them, `baton ask` prints them, the session and the audit log record them.
+A run is one stream of these. `Conversation.apply(event)` is the only code that changes
+a conversation; the app renders them, `baton ask` prints them, the session file and the
+audit log are sinks of the same stream.
 
 Two families:
-- stream events (`TurnStarted`, `TextDelta`, `RunFinished`, `RunFailed`) drive the
-  display and are not part of the timeline;
+- stream events (`TurnStarted`, `TextDelta`, `MessageAdded`, `TurnFinished`,
+  `ModelSelected`, `RunFinished`, `RunFailed`, `RunCancelled`) drive the display and the
+  conversation and are not part of the timeline;
 - timeline events (subclasses of `TimelineEvent`) are recorded: each has `type` (the
-  name used in JSON, the session and the audit log) and `to_record()`.
+  name used in JSON, the session and the audit log), `to_record()` and `from_record()`.
 
 `lane` names a concurrent answer inside one run: None for the main conversation, the
 model's name for each answer of a parallel or consensus round.
@@ -15,10 +18,13 @@ model's name for each answer of a parallel or consensus round.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+import math
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from .types import Usage
+from .types import Message, ToolCall, Usage
 
 
 def _now() -> float:
@@ -43,6 +49,37 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class MessageAdded:
+    """A message joins the conversation tree under `message.parent`; one with no lane
+    becomes the active leaf."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    """One answer from one model, after retries and fallbacks: what the operation goes on with."""
+
+    model: str
+    ok: bool = True
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = Usage()
+    cost_usd: float | None = None
+    finish_reason: str = "stop"
+    error: str | None = None
+    lane: str | None = None
+    purpose: str = "answer"
+
+
+@dataclass(frozen=True)
+class ModelSelected:
+    """The person chose who answers from now on."""
+
+    model: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     final_output: str
     model: str
@@ -53,6 +90,14 @@ class RunFinished:
 @dataclass(frozen=True)
 class RunFailed:
     error: str
+
+
+@dataclass(frozen=True)
+class RunCancelled:
+    """The run was stopped; `partials` are the answers cut short, kept in the conversation.
+    Nothing follows it."""
+
+    partials: tuple[Message, ...] = ()
 
 
 # ------------------------------------------------------------------- timeline events
@@ -74,6 +119,32 @@ class TimelineEvent:
         if "to_model" in record:
             record["to"] = record.pop("to_model")
         return record
+
+    @staticmethod
+    def from_record(record: Any) -> TimelineEvent:
+        """A typed event from a record (a session file's, the audit log's); RecordError
+        names what does not fit. Unknown types become a `NoticeEvent` saying so."""
+        if not isinstance(record, dict):
+            raise RecordError("an event is not a table")
+        kind = record.get("type")
+        cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise RecordError(f"unknown event type {kind!r}")
+        data = {("from_model" if k == "from" else "to_model" if k == "to" else k): v
+                for k, v in record.items() if k != "type"}
+        if isinstance(data.get("at"), int) and not isinstance(data.get("at"), bool):
+            data["at"] = str(data["at"])  # version 1 counted messages; Conversation links it to an id
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in data:
+                values[f.name] = _coerce(data.pop(f.name), hints[f.name], f.name)
+        if data:
+            raise RecordError(f"{kind} event has unknown keys: {', '.join(sorted(data))}")
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise RecordError(f"{kind} event: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -101,8 +172,8 @@ class HandoffEvent(TimelineEvent):
     reason: str  # "user" | "tool" | "chain"
     instructions: str
     package: dict[str, Any] = field(default_factory=dict)
-    # Messages in the conversation before it: where a reloaded session shows it.
-    at: int | None = None
+    # The id of the message it follows: where a reloaded session shows it.
+    at: str | None = None
     time: float = field(default_factory=_now)
 
 
@@ -145,6 +216,18 @@ class ToolCallEvent(TimelineEvent):
     result: str = ""
     error: str | None = None
     latency_s: float = 0.0
+    call_id: str | None = None  # the tool call it answers
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class RoundEvent(TimelineEvent):
+    """A parallel or consensus round begins: the models answer `at` (the question's id)."""
+
+    type: ClassVar[str] = "round"
+    kind: str  # "parallel" | "consensus"
+    models: tuple[str, ...]
+    at: str | None = None
     time: float = field(default_factory=_now)
 
 
@@ -157,6 +240,7 @@ class ParallelEvent(TimelineEvent):
     synthesizer: str | None = None
     synthesis: str | None = None
     latency_s: float = 0.0
+    at: str | None = None  # the id of the round's question
     time: float = field(default_factory=_now)
 
 
@@ -171,6 +255,7 @@ class ConsensusEvent(TimelineEvent):
     labels: dict[str, str] = field(default_factory=dict)  # anonymous label -> model
     judge_output: str = ""
     latency_s: float = 0.0
+    at: str | None = None  # the id of the round's question
     time: float = field(default_factory=_now)
 
 
@@ -180,6 +265,7 @@ class StageEvent(TimelineEvent):
     index: int
     model: str
     output: str
+    at: str | None = None  # the id of the stage's message
     time: float = field(default_factory=_now)
 
 
@@ -202,4 +288,56 @@ class NoticeEvent(TimelineEvent):
     time: float = field(default_factory=_now)
 
 
-Event = TurnStarted | TextDelta | RunFinished | RunFailed | TimelineEvent
+class RecordError(ValueError):
+    """A timeline record that does not fit its event type."""
+
+
+_EVENT_TYPES: dict[str, type[TimelineEvent]] = {
+    cls.type: cls
+    for cls in (TurnEvent, HandoffEvent, RouteEvent, FallbackEvent, RetryEvent, ToolCallEvent, RoundEvent,
+                ParallelEvent,
+                ConsensusEvent, StageEvent, ValidationEvent, NoticeEvent)
+}
+
+
+def _coerce(value: Any, tp: Any, name: str) -> Any:
+    """`value` checked against the field's type: tuples from lists, ints accepted as floats."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        for arm in typing.get_args(tp):
+            if arm is type(None):
+                continue
+            try:
+                return _coerce(value, arm, name)
+            except RecordError:
+                continue
+        raise RecordError(f"{name}: unexpected {type(value).__name__}")
+    if tp is Any:
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise RecordError(f"{name}: expected a finite number")
+        return float(value)
+    if tp in (int, str, bool):
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise RecordError(f"{name}: expected {tp.__name__}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise RecordError(f"{name}: expected a list")
+        (arm, *_rest) = typing.get_args(tp)
+        return tuple(_coerce(v, arm, name) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecordError(f"{name}: expected a table")
+        _key, arm = typing.get_args(tp)
+        return {str(k): _coerce(v, arm, name) for k, v in value.items()}
+    return value
+
+
+Event = (
+    TurnStarted | TextDelta | MessageAdded | TurnFinished | ModelSelected | RunFinished | RunFailed | RunCancelled
+    | TimelineEvent
+)

@@ -53,33 +53,9 @@ def transfer_spec(name: str, target: str) -> ToolSpec:
     )
 
 
-def shape_context(messages: list[Message], mode: str, recent_turns: int) -> list[Message]:
-    """The part of the conversation the target receives, per [handoff].context."""
-    if mode == "recent":
-        starts = [i for i, m in enumerate(messages) if m.role == "user"]
-        if len(starts) > recent_turns:
-            return messages[starts[-recent_turns]:]
-        return list(messages)
-    if mode == "summary":
-        return [Message("user", summarize(messages))] if messages else []
-    return list(messages)
-
-
-def summarize(messages: list[Message], width: int = 240) -> str:
-    """A compact extractive digest: who said what, each message cut to `width` chars.
-    Deterministic and free; a model-written summary would cost a call per handoff."""
-    lines = ["Summary of the conversation so far:"]
-    for m in messages:
-        if m.role == "tool" or not m.content.strip():
-            continue
-        who = "user" if m.role == "user" else (m.model or "assistant")
-        text = " ".join(m.content.split())
-        lines.append(f"- {who}: {text[:width]}{'…' if len(text) > width else ''}")
-    return "\n".join(lines)
-
-
 def original_task(messages: list[Message]) -> str:
-    for m in messages:
+    """The task being handed off: the latest request, not the first message."""
+    for m in reversed(messages):
         if m.role == "user" and m.content.strip():
             return m.content
     return ""

@@ -1,13 +1,19 @@
 """Sessions: a profile plus its conversation, saved as TOML and exported as Markdown.
 
 ```toml
-version = 1
+version = 2
 title = "..."
 active_model = "writer"
+leaf = "3f2a..."   # the message the conversation goes on from
 [profile]          # the profile, as profile_to_dict writes it
-[[messages]]       # role, content, model, tool_calls, tool_call_id, tool_name, is_error, partial
+[[messages]]       # id, parent, role, content, model, tool_calls, tool_call_id, tool_name,
+                   # is_error, partial, lane: every message of the tree, parents first
 [[events]]         # timeline records; TOML has no null, so None values are left out
 ```
+
+Version 1 files (a flat list of messages) load as a single branch and are saved as
+version 2. A message or event that does not fit is skipped and named in
+`Conversation.skipped`; a file whose top level does not fit is refused in one line.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .conversation import Conversation
+from .events import RecordError, TimelineEvent
 from .profile import Profile
 from .profile_io import (
     FileFormatError,
@@ -34,7 +41,7 @@ from .profile_io import (
 )
 from .types import Message, Role, ToolCall
 
-VERSION = 1
+VERSION = 2
 
 
 class SessionError(FileFormatError):
@@ -58,7 +65,10 @@ def to_toml_value(obj: Any) -> Any:
 
 
 def message_to_dict(m: Message) -> dict[str, Any]:
-    d: dict[str, Any] = {"role": m.role, "content": m.content}
+    d: dict[str, Any] = {"id": m.id}
+    if m.parent is not None:
+        d["parent"] = m.parent
+    d.update(role=m.role, content=m.content)
     if m.model is not None:
         d["model"] = m.model
     if m.tool_calls:
@@ -82,16 +92,23 @@ def session_to_dict(profile: Profile, conversation: Conversation) -> dict[str, A
     d: dict[str, Any] = {"version": VERSION, "title": conversation.title}
     if conversation.active_model is not None:
         d["active_model"] = conversation.active_model
+    if conversation.leaf is not None:
+        d["leaf"] = conversation.leaf
     d["profile"] = profile_to_dict(profile)
-    d["messages"] = [message_to_dict(m) for m in conversation.messages]
-    d["events"] = [to_toml_value(e) for e in conversation.events]
+    d["messages"] = [message_to_dict(m) for m in conversation]
+    d["events"] = [to_toml_value(e.to_record()) for e in conversation.events]
     return d
 
 
 def save_session(path: Path | str, profile: Profile, conversation: Conversation) -> None:
     """Write the session atomically: after a crash the file is the old one or the new one."""
+    write_session(path, session_to_dict(profile, conversation))
+
+
+def write_session(path: Path | str, data: dict[str, Any]) -> None:
+    """Write what `session_to_dict` made (it may run in another thread: `data` is a copy)."""
     try:
-        text = dump_toml(session_to_dict(profile, conversation))
+        text = dump_toml(data)
     except (TypeError, ValueError) as exc:
         raise SessionError(str(path), f"cannot be written as TOML: {exc}") from None
     atomic_write(Path(path), text)
@@ -99,9 +116,10 @@ def save_session(path: Path | str, profile: Profile, conversation: Conversation)
 
 # --------------------------------------------------------------------- reading
 
-_TOP_KEYS = ("version", "title", "active_model", "profile", "messages", "events")
+_TOP_KEYS = ("version", "title", "active_model", "leaf", "profile", "messages", "events")
 _MESSAGE_KEYS = (
-    "role", "content", "model", "tool_calls", "tool_call_id", "tool_name", "is_error", "partial", "lane",
+    "id", "parent", "role", "content", "model", "tool_calls", "tool_call_id", "tool_name", "is_error", "partial",
+    "lane",
 )
 _TOOL_CALL_KEYS = ("id", "name", "arguments")
 
@@ -147,27 +165,51 @@ def message_from_dict(value: Any, key: KeyPath) -> Message:
         is_error=convert(d.get("is_error", False), bool, key + ("is_error",)),
         partial=convert(d.get("partial", False), bool, key + ("partial",)),
         lane=_optional_str(d, "lane", key),
+        id=_optional_str(d, "id", key) or "",
+        parent=_optional_str(d, "parent", key),
     )
 
 
 def session_from_dict(d: dict[str, Any]) -> tuple[Profile, Conversation]:
-    """The profile and conversation of a parsed session table; raises Invalid."""
+    """The profile and conversation of a parsed session table; raises Invalid for a top
+    level that does not fit, and skips (naming them) messages and events that do not."""
     _table(d, (), _TOP_KEYS)
     version = convert(_required(d, "version", ()), int, ("version",))
-    if version != VERSION:
-        raise Invalid(("version",), f"this Baton reads session version {VERSION}, not {version}")
+    if version not in (1, VERSION):
+        raise Invalid(("version",), f"this Baton reads session versions 1 and {VERSION}, not {version}")
     try:
         profile = profile_from_table(d.get("profile", {}))
     except Invalid as exc:
         raise Invalid(("profile",) + exc.key, exc.message) from None
-    messages = convert(d.get("messages", []), list[Any], ("messages",))
-    events = convert(d.get("events", []), list[dict[str, Any]], ("events",))
+    raw_messages = convert(d.get("messages", []), list[Any], ("messages",))
+    raw_events = convert(d.get("events", []), list[Any], ("events",))
+    skipped: list[Invalid] = []
+    messages: list[Message] = []
+    for i, raw in enumerate(raw_messages):
+        try:
+            message = message_from_dict(raw, ("messages", i))
+        except Invalid as exc:
+            skipped.append(exc)
+            continue
+        if version == VERSION and not message.id:
+            skipped.append(Invalid(("messages", i), 'missing required key "id"'))
+            continue
+        messages.append(message)
+    events: list[TimelineEvent] = []
+    for i, raw in enumerate(raw_events):
+        try:
+            events.append(TimelineEvent.from_record(raw))
+        except RecordError as exc:
+            skipped.append(Invalid(("events", i), str(exc)))
     conversation = Conversation(
-        messages=[message_from_dict(m, ("messages", i)) for i, m in enumerate(messages)],
-        events=events,
+        messages,
+        events,
         active_model=_optional_str(d, "active_model", ()),
         title=convert(d.get("title", ""), str, ("title",)),
+        leaf=_optional_str(d, "leaf", ()),
     )
+    conversation.skipped = [str(e) for e in skipped]
+    conversation.problems = skipped  # placed in the file by load_session
     return profile, conversation
 
 
@@ -177,7 +219,9 @@ def load_session(path: Path | str) -> tuple[Profile, Conversation]:
     text = read_text(Path(path), SessionError)
     data = parse_toml(text, name, SessionError)
     try:
-        return session_from_dict(data)
+        profile, conversation = session_from_dict(data)
+        conversation.skipped = [str(place_error(e, text, name, SessionError)) for e in conversation.problems]
+        return profile, conversation
     except Invalid as exc:
         raise place_error(exc, text, name, SessionError) from None
     except Exception as exc:  # a bug here must still reach the user as one line

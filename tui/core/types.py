@@ -6,6 +6,7 @@ ever see these.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,3 +68,12 @@ class Message:
     # The answer's place in a parallel or consensus round (the model's name), or None
     # for the main conversation. Round answers reach later turns only via the outcome.
     lane: str | None = None
+    # Its place in the conversation tree: alternatives (a regenerated answer, a round's
+    # answers) are siblings under one parent.
+    id: str = ""
+    parent: str | None = None
+
+
+def new_id() -> str:
+    """A message id: short, random, unique within any conversation."""
+    return uuid.uuid4().hex[:12]

@@ -1,5 +1,6 @@
 """The Baton app: a thin App that composes the chat pane, routing panel, timeline and
-composer, and passes what the person asks for to the engine.
+composer, turns what the person asks for into runs (through the core's Controller) and
+shows each run with a RunPresenter.
 
 The engine, sessions, httpx and mcp are imported where first needed, so the first frame
 costs little more than Textual's own.
@@ -10,36 +11,39 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
+from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.core.conversation import Conversation
 from tui.core.defaults import default_profile
+from tui.core.events import Event, HandoffEvent, ModelSelected, NoticeEvent, RouteEvent, TimelineEvent
 from tui.core.profile import Profile
 
 from .chat import ChatPane
-from .slash import SlashCommands
 from .text import COMPOSER_HINT
 
 if TYPE_CHECKING:
     from textual import events
 
-    from tui.core.engine import Engine
+    from tui.core.autosave import AutoSave
+    from tui.core.commands import Command
+    from tui.core.controller import Controller
+    from tui.core.run import Run
     from tui.core.tools import Approval
 
+    from .composer import Composer
     from .routing_panel import RoutingPanel, RoutingState
     from .timeline import Timeline
 
-SNAPSHOT_EVERY_S = 1.0
 CODE_BLOCK = r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$"
 
 # Notices are Textual markup in a Static (cheaper at start-up than a Markdown widget).
@@ -59,14 +63,20 @@ SETUP_NOTICE = (
 WELCOME = "Send a message to [b]{model}[/b]. /help lists the commands; [b]ctrl+p[/b] opens the palette."
 
 
-def provider_problem(profile: Profile, model: str | None, env: Mapping[str, str]) -> str | None:
-    """Why `model` cannot answer (no model, unknown provider, missing key), or None."""
+def provider_problem(
+    profile: Profile, model: str | None, env: Mapping[str, str], blocked: Mapping[str, str] | None = None
+) -> str | None:
+    """Why `model` cannot answer (no model, unknown provider, missing key, a provider
+    left off), or None."""
     from tui.core.models import ModelError, api_key, resolve_model
 
     if not model:
         return "No model is selected and no provider key was found."
     try:
-        api_key(resolve_model(model, profile, env).provider, env)
+        spec = resolve_model(model, profile, env)
+        if blocked and spec.provider.name in blocked:
+            return f"{model}: provider '{spec.provider.name}' is {blocked[spec.provider.name]}"
+        api_key(spec.provider, env)
     except ModelError as error:
         return f"{model}: {error}"
     return None
@@ -77,19 +87,11 @@ def last_code_block(markdown: str) -> str | None:
     return blocks[-1][1].rstrip("\n") if blocks else None
 
 
-def _baton_commands() -> type:
-    """The palette's provider, looked up when the palette first opens."""
-    from .commands import BatonCommands
-
-    return BatonCommands
-
-
-class BatonApp(SlashCommands, App[None]):
+class BatonApp(App[None]):
     """One screen: chat, routing panel and timeline, composer, footer."""
 
     CSS_PATH = Path(__file__).parent / "baton.tcss"  # absolute, so subclasses anywhere find it
     TITLE = "Baton"
-    COMMANDS = App.COMMANDS | {_baton_commands}
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Stop the streaming answer; what arrived stays"),
         Binding("ctrl+o", "copy_answer", "Copy answer", id="copy_answer",
@@ -111,6 +113,8 @@ class BatonApp(SlashCommands, App[None]):
         *,
         env: Mapping[str, str] | None = None,
         session_path: Path | str | None = None,
+        blocked: Mapping[str, str] | None = None,
+        notices: Iterable[str] = (),
     ) -> None:
         super().__init__()
         if env is None:
@@ -120,11 +124,16 @@ class BatonApp(SlashCommands, App[None]):
         self.profile = profile
         self.env = env
         self.session_path = Path(session_path) if session_path else None
+        # Providers and MCP servers left off (a file not trusted): name -> why.
+        self.blocked: dict[str, str] = dict(blocked or {})
         self._conversation = conversation or Conversation(active_model=profile.default_model)
-        self._engine: Engine | None = None
+        self._notices = list(notices)
+        self._controller: Controller | None = None
+        self._autosave: AutoSave | None = None
         self._mcp: Any = None
-        self._save_lock = asyncio.Lock()
-        self._last_snapshot = 0.0
+        self._run: Run | None = None
+        self._last_route: RouteEvent | None = None
+        self._save_error: str | None = None
         self._early_keys: list[str] | None = []  # until the composer is mounted
 
     # ---------------------------------------------------------------- layout
@@ -134,7 +143,8 @@ class BatonApp(SlashCommands, App[None]):
         # would restyle them again before the first frame.
         conversation = self.conversation
         with Horizontal(id="main"):
-            yield ChatPane(conversation.messages, conversation.events, self._notice(check=False), id="chat")
+            yield ChatPane(conversation.messages, _records(conversation.events), self._notice(check=False),
+                           id="chat")
             yield Vertical(id="side")
         # The TextArea costs ~17 ms to import and lay out (bench/README.md): the first
         # frame shows a stand-in drawn the same, and the real composer replaces it next.
@@ -149,7 +159,7 @@ class BatonApp(SlashCommands, App[None]):
         """Keys typed before the composer exists are kept for it, not lost. Before the
         terminal is in raw mode the tty turns Enter into a line feed (ctrl+j): both send."""
         if self._early_keys is not None and (event.is_printable or event.key in ("enter", "ctrl+j")):
-            self._early_keys.append(event.character if event.is_printable else "\n")
+            self._early_keys.append(event.character if event.is_printable and event.character else "\n")
             event.stop()
 
     async def mount_panels(self) -> None:
@@ -175,28 +185,39 @@ class BatonApp(SlashCommands, App[None]):
 
         await self.query_one("#side").mount_all([
             RoutingPanel(self._routing_state, id="routing"),
-            Timeline(lambda: self.conversation.events, id="timeline"),
+            Timeline(lambda: _records(self.conversation.events), id="timeline"),
         ])
         # Checking the model's provider and key imports the model table: after the first frame.
-        await self.query_one(ChatPane).set_notice(self._notice())
+        chat = self.query_one(ChatPane)
+        await chat.set_notice(self._notice())
+        for notice in self._notices:
+            await chat.add_line(notice, "info")
         await self.screen.mount(Footer())  # last: once it is there, the screen is complete
-        if self.profile.mcp_servers:
+        # The composer and footer took lines from the chat: keep its last line in view.
+        self.call_after_refresh(chat.scroll_end, animate=False)
+        if {n for n in self.profile.mcp_servers if n not in self.blocked}:
             self.start_mcp()
 
-    @property
-    def engine(self) -> Engine:
-        """The engine, made on first use (its import is kept out of start-up)."""
-        if self._engine is None:
-            from tui.core.audit import default_audit_log
-            from tui.core.engine import Engine
+    # ------------------------------------------------------------ the engine
 
-            self._engine = Engine(self.profile, env=self.env, conversation=self._conversation, tools=self._mcp,
-                                  audit=default_audit_log(self.env))
-        return self._engine
+    @property
+    def controller(self) -> Controller:
+        """The controller and its engine, made on first use (kept out of start-up)."""
+        if self._controller is None:
+            from tui.core.audit import default_audit_log
+            from tui.core.autosave import AutoSave
+            from tui.core.controller import Controller, audit_sink
+
+            self._autosave = AutoSave(self._write_session)
+            self._controller = Controller(
+                self.profile, self.env, self._conversation, tools=self._mcp, blocked=self.blocked,
+                sinks=[audit_sink(default_audit_log(self.env)), self._autosave],
+            )
+        return self._controller
 
     @property
     def conversation(self) -> Conversation:
-        return self._engine.conversation if self._engine is not None else self._conversation
+        return self._controller.conversation if self._controller is not None else self._conversation
 
     @property
     def active_model(self) -> str | None:
@@ -206,20 +227,21 @@ class BatonApp(SlashCommands, App[None]):
         """How to get a model going, a short welcome, or nothing once there is a conversation.
         Without `check`, only a missing model counts as a problem (no provider lookup)."""
         if check or not self.active_model:
-            problem = provider_problem(self.profile, self.active_model, self.env)
+            problem = provider_problem(self.profile, self.active_model, self.env, self.blocked)
         else:
             problem = None
         if problem:
             from tui.core.env import config_dir
 
             return SETUP_NOTICE.format(problem=escape(problem), config=escape(str(config_dir(self.env))))
-        return None if self.conversation.messages else WELCOME.format(model=escape(str(self.active_model)))
+        return None if self.conversation.nodes else WELCOME.format(model=escape(str(self.active_model)))
 
     async def show_conversation(self) -> None:
         conversation = self.conversation
-        await self.query_one(ChatPane).show_conversation(conversation.messages, conversation.events, self._notice())
+        await self.query_one(ChatPane).show_conversation(conversation.messages, _records(conversation.events),
+                                                         self._notice())
         for timeline in self.query("#timeline").results():
-            timeline.reset(list(conversation.events))
+            timeline.reset(_records(conversation.events))
         self.refresh_routing()
 
     def refresh_routing(self) -> None:
@@ -227,7 +249,9 @@ class BatonApp(SlashCommands, App[None]):
             panel.show(self._routing_state())
 
     def _routing_state(self) -> RoutingState:
-        from .routing_panel import TASK_TYPES, RoutingState
+        from tui.core.routing import TASK_TYPES
+
+        from .routing_panel import RoutingState
 
         profile = self.profile
         models = list(dict.fromkeys([
@@ -241,7 +265,6 @@ class BatonApp(SlashCommands, App[None]):
             f"max {c.max_latency_s}s" if c.max_latency_s is not None else "",
             f"needs {', '.join(c.strengths)}" if c.strengths else "",
         ) if part)
-        last = self._engine.last_route if self._engine is not None else None
         return RoutingState(
             models=tuple(models),
             active_model=self.active_model,
@@ -249,73 +272,229 @@ class BatonApp(SlashCommands, App[None]):
             rules=dict(profile.routing.rules),
             task_types=tuple(dict.fromkeys([*TASK_TYPES, *profile.routing.tasks, *profile.routing.rules])),
             constraints=constraints,
-            last_route=last.to_record() if last is not None else None,
+            last_route=self._last_route.to_record() if self._last_route is not None else None,
         )
-
-    def sync_timeline(self) -> None:
-        """Show the timeline records the engine added since the last look."""
-        timelines = self.query("#timeline")
-        if not timelines:  # the side pane is mounted just after the first frame
-            return
-        timeline = timelines.first()
-        events = self.conversation.events
-        if len(events) < timeline.option_count:
-            timeline.reset(list(events))
-        elif len(events) > timeline.option_count:
-            timeline.add_records(events[timeline.option_count:])
 
     # ---------------------------------------------------------------- runs
 
-    @work(exclusive=True, group="run", exit_on_error=False)
-    async def play(self, events: AsyncIterator[Any], kind: str = "answer") -> None:
-        """Consume one engine run; cancelling this worker is how Escape stops it."""
+    async def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        text = event.text
+        if text.startswith("/"):
+            from tui.core.commands import CommandError, parse_command  # first use, off the start-up path
+
+            try:
+                command = parse_command(text, self.controller.known_models())
+            except CommandError as error:
+                self.notify(str(error), severity="error", markup=False)
+                return
+            await self.run_command(command)
+            return
+        await self.cancel_run()
+        await self._show_question(text)
+        self.play(self.controller.send(text))
+
+    async def _show_question(self, text: str) -> None:
+        """The person's message in the chat; the welcome goes once there is a conversation."""
+        chat = self.query_one(ChatPane)
+        if provider_problem(self.profile, self.active_model, self.env, self.blocked) is None:
+            await chat.set_notice(None)
+        await chat.add_user(text)
+
+    async def run_command(self, command: Command) -> None:
+        from tui.core.profile_io import FileFormatError
+
+        try:
+            await getattr(self, f"_command_{command.name}")(command)
+        except (ValueError, OSError, FileFormatError) as error:  # ModelError, bad arguments, file errors
+            self.notify(str(error), severity="error", markup=False)
+
+    @work(group="run", exit_on_error=False)
+    async def play(self, run: Run, kind: str = "answer") -> None:
+        """Show one run to its end; Escape cancels the run, not this worker."""
         from .run import RunPresenter
 
-        presenter = RunPresenter(self, kind, self._maybe_snapshot)
+        self._run = run
+        presenter = RunPresenter(
+            self.query_one(ChatPane), kind,
+            notify=lambda message, severity: self.notify(message, severity=severity, markup=False),  # type: ignore[arg-type]
+            on_timeline=self._timeline_event,
+            on_state=self._state_event,
+        )
         try:
-            await presenter.play(events)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # an engine bug must not take the app down
+            await presenter.play(run)
+        except Exception as error:  # an app bug must not take the app down
             self.notify(f"{type(error).__name__}: {error}", title="Run failed", severity="error", markup=False)
         finally:
+            if self._run is run:
+                self._run = None
             self.refresh_routing()
-            self._report_mcp_problems()
-            await self.save_session()
+            self._show_servers()
 
-    def _maybe_snapshot(self) -> None:
-        """While an answer streams, save at most about once a second."""
-        now = time.monotonic()
-        if now - self._last_snapshot >= SNAPSHOT_EVERY_S and not self._save_lock.locked():
-            self._last_snapshot = now
-            self.run_worker(self.save_session(snapshot=True), group="snapshot", exit_on_error=False)
+    async def cancel_run(self) -> None:
+        """Stop the run that is going, keep what arrived, and let its presenter finish."""
+        run = self._run
+        if run is None:
+            return
+        await run.cancel()
+        await self.workers.wait_for_complete([w for w in self.workers if w.group == "run"])
 
-    async def save_session(self, path: Path | None = None, *, snapshot: bool = False) -> Path | None:
-        """Write the session atomically (off the event loop); saves never overlap."""
-        target = path or self.session_path
-        if target is None or (not self.conversation.messages and path is None):
-            return None
+    def _timeline_event(self, event: TimelineEvent) -> None:
+        for timeline in self.query("#timeline").results():
+            timeline.add_records([event.to_record()])
+
+    def _state_event(self, event: Event) -> None:
+        if isinstance(event, RouteEvent):
+            self._last_route = event
+        if isinstance(event, (RouteEvent, HandoffEvent, ModelSelected)):
+            self.refresh_routing()
+
+    # ------------------------------------------------------------- sessions
+
+    async def _write_session(self, snapshot: bool) -> None:
+        """The AutoSave's writer: the dict is made here, the file written off the loop."""
+        from tui.core.session import session_to_dict, write_session
+
+        target = self.session_path
+        conversation = self.conversation
+        if target is None or not conversation.nodes:
+            return
+        data = session_to_dict(self.profile, conversation.snapshot() if snapshot else conversation)
+        try:
+            await asyncio.to_thread(write_session, target, data)
+        except Exception as error:
+            message = f"session not saved: {error}"
+            if message != self._save_error:  # say it once, not on every turn
+                self.notify(message, severity="error", markup=False)
+            self._save_error = message
+        else:
+            self._save_error = None
+
+    async def save_now(self, path: Path) -> None:
+        """Write the session to `path` (raises on failure)."""
         from tui.core.session import save_session
 
-        conversation = self.engine.snapshot() if snapshot else self.conversation
-        async with self._save_lock:
-            try:
-                await asyncio.to_thread(save_session, target, self.profile, conversation)
-            except Exception as error:
-                self.notify(f"session not saved: {error}", severity="error", markup=False)
-                return None
-        return target
+        await asyncio.to_thread(save_session, path, self.profile, self.conversation)
+
+    async def _command_save(self, command: Command) -> None:
+        if not command.path:
+            if self.session_path is None:
+                raise ValueError("usage: /save PATH (this session has no file yet)")
+            await self.save_now(self.session_path)
+            self.notify(f"session saved to {self.session_path}", markup=False)
+            return
+        path = Path(command.path).expanduser()
+        try:
+            await self.save_now(path)
+        except Exception as error:  # the session keeps saving where it did
+            where = self.session_path or "nowhere yet"
+            self.notify(f"not saved to {path}: {error}; the session still saves to {where}",
+                        severity="error", markup=False)
+            return
+        self.session_path = path
+        self.notify(f"saved: this session now saves to {path}", markup=False)
+
+    async def _command_load(self, command: Command) -> None:
+        from tui.core.session import load_session
+
+        path = Path(command.path or "").expanduser()
+        profile, conversation = await asyncio.to_thread(load_session, path)
+        await self._replace(profile, conversation, path)
+        self.notify(f"opened {path}", markup=False)
+
+    async def _command_clear(self, command: Command) -> None:
+        from tui.core.controller import default_session_path
+
+        await self._replace(self.profile, Conversation(active_model=self.active_model),
+                            default_session_path(self.env))
+        self.notify(f"new session: {self.session_path}", markup=False)
+
+    async def _replace(self, profile: Profile, conversation: Conversation, path: Path) -> None:
+        """Leave the current session (its file keeps all it had) and open another."""
+        await self.cancel_run()
+        await self.flush_saves()
+        if self._controller is not None:
+            await self._controller.aclose()
+        if profile is not self.profile and self._mcp is not None:
+            await self._mcp.aclose()
+            self._mcp = None
+        self._controller = None
+        self._autosave = None
+        self._last_route = None
+        changed = profile is not self.profile
+        self.profile, self._conversation, self.session_path = profile, conversation, path
+        await self.show_conversation()
+        if changed and self.profile.mcp_servers:
+            self.start_mcp()
+
+    async def flush_saves(self) -> None:
+        if self._autosave is not None:
+            await self._autosave.flush()
+
+    async def _command_model(self, command: Command) -> None:
+        self.controller.engine.set_model(command.model or "")
+        self.refresh_routing()
+        self.notify(f"{command.model} answers from now on", markup=False)
+
+    async def _command_route(self, command: Command) -> None:
+        self.controller.engine.set_mode(command.mode or "manual")
+        self.refresh_routing()
+        self.notify(f"routing: {command.mode}", markup=False)
+
+    async def _command_handoff(self, command: Command) -> None:
+        await self.cancel_run()
+        self.play(self.controller.start(command))
+
+    async def _command_parallel(self, command: Command) -> None:
+        await self._round(command)
+
+    async def _command_consensus(self, command: Command) -> None:
+        await self._round(command)
+
+    async def _round(self, command: Command) -> None:
+        run = self.controller.start(command)  # checks first: a bad command changes nothing
+        await self.cancel_run()
+        await self._show_question(command.text or self.controller.last_prompt() or "")
+        self.play(run, command.name)
+
+    async def _command_profile_save(self, command: Command) -> None:
+        from tui.core.env import config_dir
+        from tui.core.profile_io import save_profile
+
+        path = (Path(command.path).expanduser() if command.path
+                else config_dir(self.env) / "profiles" / f"{self.profile.name}.toml")
+        await asyncio.to_thread(save_profile, self.profile, path)
+        self.notify(f"profile saved to {path}", markup=False)
+
+    async def _command_export(self, command: Command) -> None:
+        import time
+
+        from tui.core.env import data_dir
+        from tui.core.profile_io import atomic_write
+        from tui.core.session import export_markdown
+
+        if command.path:
+            path = Path(command.path).expanduser()
+        elif self.session_path is not None:
+            path = self.session_path.with_suffix(".md")
+        else:
+            path = data_dir(self.env) / "exports" / time.strftime("%Y%m%d-%H%M%S.md")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await asyncio.to_thread(atomic_write, path, export_markdown(self.conversation))
+        self.notify(f"transcript written to {path}", markup=False)
+
+    async def _command_help(self, command: Command) -> None:
+        self.action_help()
 
     # ------------------------------------------------------ routing panel
 
     def on_routing_panel_model_picked(self, event: RoutingPanel.ModelPicked) -> None:
-        self._apply(lambda: self.engine.set_model(event.model), f"{event.model} answers from now on")
+        self._apply(lambda: self.controller.engine.set_model(event.model), f"{event.model} answers from now on")
 
     def on_routing_panel_mode_toggled(self, event: RoutingPanel.ModeToggled) -> None:
-        self._apply(lambda: self.engine.set_mode(event.mode), f"routing: {event.mode}")
+        self._apply(lambda: self.controller.engine.set_mode(event.mode), f"routing: {event.mode}")
 
     def on_routing_panel_rule_edited(self, event: RoutingPanel.RuleEdited) -> None:
-        self._apply(lambda: self.engine.set_rule(event.task_type, event.model),
+        self._apply(lambda: self.controller.engine.set_rule(event.task_type, event.model),
                     f"{event.task_type} → {event.model}")
 
     def _apply(self, change: Any, done: str) -> None:
@@ -332,18 +511,60 @@ class BatonApp(SlashCommands, App[None]):
 
         self.push_screen(DetailsScreen(event.record))
 
+    # -------------------------------------------------------------- palette
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every slash command in the palette; those that need a free argument fill the
+        composer instead of guessing it."""
+        from tui.core.commands import Command
+
+        yield from super().get_system_commands(screen)
+
+        def command(cmd: Command) -> Any:
+            return lambda: self.run_worker(self.run_command(cmd))
+
+        models = sorted({*self.profile.models, *(m for m in (self.active_model,) if m)})
+        for m in models:
+            yield SystemCommand(f"Model: {m}", f"/model {m}", command(Command("model", model=m)))
+        for m in models:
+            yield SystemCommand(f"Hand off to {m}", f"/handoff {m}", command(Command("handoff", model=m)))
+        judge = self.profile.consensus.judge
+        yield SystemCommand("Route: auto", "/route auto", command(Command("route", mode="auto")))
+        yield SystemCommand("Route: manual", "/route manual", command(Command("route", mode="manual")))
+        yield SystemCommand("Parallel round…", "/parallel M1 M2 ... [--synth M] [PROMPT]",
+                            lambda: self.prefill("/parallel " + " ".join(self.profile.parallel.models) + " "))
+        yield SystemCommand("Consensus round…", "/consensus M1 M2 ... --judge M [PROMPT]",
+                            lambda: self.prefill("/consensus " + " ".join(self.profile.consensus.models)
+                                                 + (f" --judge {judge} " if judge else " ")))
+        yield SystemCommand("Save session", "/save", command(Command("save")))
+        yield SystemCommand("Load session…", "/load PATH", lambda: self.prefill("/load "))
+        yield SystemCommand("Save profile", "/profile save", command(Command("profile_save")))
+        yield SystemCommand("Export transcript", "/export", command(Command("export")))
+        yield SystemCommand("Clear conversation", "/clear", command(Command("clear")))
+        yield SystemCommand("Help", "/help (f1)", self.action_help)
+        yield SystemCommand("Copy last answer", "ctrl+o", self.action_copy_answer)
+        yield SystemCommand("Copy last code block", "ctrl+b", self.action_copy_code)
+        yield SystemCommand("Cancel the answer", "escape", self.action_cancel)
+
+    def prefill(self, text: str) -> None:
+        from .composer import Composer
+
+        composer = self.query_one("#composer", Composer)
+        composer.text = text
+        composer.move_cursor(composer.document.end)
+        composer.focus()
+
     # -------------------------------------------------------------- actions
 
-    def action_cancel(self) -> None:
-        if any(w.group == "run" and w.is_running for w in self.workers):
-            self.workers.cancel_group(self, "run")
+    async def action_cancel(self) -> None:
+        if self._run is not None:
+            await self.cancel_run()
         else:
             self.query_one("#composer").focus()
 
     def _last_answer(self) -> str | None:
         return next(
-            (m.content for m in reversed(self.conversation.messages)
-             if m.role == "assistant" and m.content and m.lane is None),
+            (m.content for m in reversed(self.conversation.path()) if m.role == "assistant" and m.content),
             None,
         )
 
@@ -365,10 +586,10 @@ class BatonApp(SlashCommands, App[None]):
 
     def action_toggle_route(self) -> None:
         mode = "manual" if self.profile.routing.mode == "auto" else "auto"
-        self._apply(lambda: self.engine.set_mode(mode), f"routing: {mode}")
+        self._apply(lambda: self.controller.engine.set_mode(mode), f"routing: {mode}")
 
     async def action_save(self) -> None:
-        from .commands import Command
+        from tui.core.commands import Command
 
         await self.run_command(Command("save"))
 
@@ -376,7 +597,8 @@ class BatonApp(SlashCommands, App[None]):
         self.query_one("#timeline").focus()
 
     def action_help(self) -> None:
-        from .commands import HELP
+        from tui.core.commands import HELP
+
         from .screens import HelpScreen
 
         self.push_screen(HelpScreen(HELP))
@@ -387,28 +609,28 @@ class BatonApp(SlashCommands, App[None]):
     async def start_mcp(self) -> None:
         from tui.core.mcp.client import McpTools
 
-        self._mcp = McpTools(self.profile.mcp_servers, self.env, approve=self.approve_tool)
-        if self._engine is not None:
-            self._engine.tools = self._mcp
+        servers = {name: d for name, d in self.profile.mcp_servers.items() if name not in self.blocked}
+        self._mcp = McpTools(servers, self.env, approve=self.approve_tool)
+        if self._controller is not None:
+            self._controller.engine.tools = self._mcp
         self._show_servers()
         try:
             problems = await self._mcp.start()
         except Exception as error:
             problems = [f"MCP: {type(error).__name__}: {error}"]
         for problem in problems:
+            # Into the stream, like every other event: the timeline, the audit log, the session.
+            notice = NoticeEvent(problem)
+            self.controller.note(notice)
+            self._timeline_event(notice)
             self.notify(problem, title="MCP server", severity="warning", markup=False)
         self._show_servers()
 
     def _show_servers(self) -> None:
-        for panel in self.query("#routing").results():
-            panel.show_servers(self._mcp.status)
-
-    def _report_mcp_problems(self) -> None:
         if self._mcp is None:
             return
-        for problem in self._mcp.problems():
-            self.notify(problem, title="MCP server", severity="warning", markup=False)
-        self._show_servers()
+        for panel in self.query("#routing").results():
+            panel.show_servers(self._mcp.status)
 
     async def approve_tool(self, server: str, tool: str, arguments: dict[str, Any]) -> Approval:
         """The ApproveFn: ask in a modal (McpTools remembers 'allow for session')."""
@@ -419,26 +641,29 @@ class BatonApp(SlashCommands, App[None]):
         return await answer
 
     async def on_unmount(self) -> None:
-        if self._engine is not None:
-            await self._engine.aclose()
+        if self._run is not None:
+            await self._run.cancel()
+        await self.flush_saves()
+        if self._controller is not None:
+            await self._controller.aclose()
         if self._mcp is not None:
             await self._mcp.aclose()
 
 
-def _default_session_path() -> Path:
-    from tui.core.env import data_dir
-
-    return data_dir() / "sessions" / time.strftime("%Y%m%d-%H%M%S.toml")
+def _records(events: list[TimelineEvent]) -> list[dict[str, Any]]:
+    return [e.to_record() for e in events]
 
 
 def run(profile_arg: str | None, session_arg: str | None) -> int:
     """`baton`: open the app; a bad profile or session is one line on stderr, status 2."""
+    from tui.core.controller import SessionLock, default_session_path
     from tui.core.env import load_environment
     from tui.core.profile_io import ProfileError, find_profile, load_profile
     from tui.core.session import SessionError, load_session
 
     env = load_environment()
     conversation = None
+    notices: list[str] = []
     try:
         profile = load_profile(find_profile(profile_arg)) if profile_arg else None
         if session_arg and Path(session_arg).expanduser().exists():
@@ -447,6 +672,20 @@ def run(profile_arg: str | None, session_arg: str | None) -> int:
     except (ProfileError, SessionError) as error:
         print(str(error), file=sys.stderr)
         return 2
-    session_path = Path(session_arg).expanduser() if session_arg else _default_session_path()
-    BatonApp(profile or default_profile(env), conversation, env=env, session_path=session_path).run()
+    session_path = Path(session_arg).expanduser() if session_arg else default_session_path(env)
+    if conversation is not None and conversation.skipped:
+        # Saving would drop what could not be read: the file stays as it was.
+        notices.append(f"{session_path}: skipped what did not fit ({'; '.join(conversation.skipped[:3])}"
+                       f"{' …' if len(conversation.skipped) > 3 else ''}); the file is left as it was")
+        session_path = default_session_path(env)
+        notices.append(f"this session saves to {session_path}")
+    lock = SessionLock(session_path)
+    if not lock.acquire():
+        print(f"baton: {session_path} is open in another Baton; close it there first", file=sys.stderr)
+        return 2
+    try:
+        BatonApp(profile or default_profile(env), conversation, env=env, session_path=session_path,
+                 notices=notices).run()
+    finally:
+        lock.release()
     return 0

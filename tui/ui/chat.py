@@ -133,7 +133,7 @@ class RoundView(Vertical):
         self._outcome = outcome
 
     def compose(self) -> ComposeResult:
-        yield Static(Content(f"{self.kind} round"), classes="round-title")
+        yield Static(Content("round" if self.kind == "round" else f"{self.kind} round"), classes="round-title")
         with Horizontal(classes="lanes"):
             yield from self.lanes.values()
         if self._judge is not None:
@@ -183,40 +183,53 @@ Item = Callable[[], list[Widget]]
 
 
 def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, Any]]) -> list[Item]:
-    """Stored messages as display items; a round's lane answers become one RoundView,
-    matched in order with the round records of the timeline."""
-    rounds = [e for e in events if e.get("type") in ("parallel", "consensus") and e.get("answers")]
-    # Handoffs the person made leave no message; their records say where they happened.
-    handoffs: dict[int, list[dict[str, Any]]] = {}
+    """Stored messages as display items; a round's lane answers become one RoundView with
+    the round record whose `at` is their question's id (a cancelled round has none)."""
+    rounds = {e["at"]: e for e in events
+              if e.get("type") in ("parallel", "consensus") and isinstance(e.get("at"), str)}
+    kinds = {e["at"]: str(e.get("kind")) for e in events if e.get("type") == "round" and isinstance(e.get("at"), str)}
+    cancelled = {(e.get("model"), e.get("text")) for e in events
+                 if e.get("type") == "turn" and e.get("finish_reason") == "cancelled"}
+    # Handoffs the person made leave no message; their records name the message they follow.
+    handoffs: dict[str | None, list[dict[str, Any]]] = {}
     for e in events:
-        if e.get("type") == "handoff" and e.get("reason") == "user" and isinstance(e.get("at"), int):
-            handoffs.setdefault(e["at"], []).append(e)
-    items: list[Item] = []
+        if e.get("type") == "handoff" and e.get("reason") == "user":
+            handoffs.setdefault(e.get("at"), []).append(e)
+    items: list[Item] = [partial(_handoff_line, record) for record in handoffs.pop(None, [])]
     i = 0
-    while i <= len(messages):
-        for at in sorted(k for k in handoffs if k <= i):
-            items.extend(partial(_handoff_line, record) for record in handoffs.pop(at))
-        if i == len(messages):
-            break
+    while i < len(messages):
         message = messages[i]
         if message.lane is None:
             items.append(partial(message_widgets, message))
+            if message.partial and (message.model, message.content) in cancelled:
+                items.append(partial(_cancelled_line))
+            items.extend(partial(_handoff_line, record) for record in handoffs.pop(message.id, []))
             i += 1
             continue
         group: list[Message] = []
         while i < len(messages) and messages[i].lane is not None:
             group.append(messages[i])
             i += 1
-        record = rounds.pop(0) if rounds else {}
-        items.append(partial(_round_widgets, group, record))
+        record = rounds.get(group[0].parent or "", {})
+        kind = str(record.get("type") or kinds.get(group[0].parent or "", "round"))
+        items.append(partial(_round_widgets, group, record, kind))
+        if any(m.partial and (m.model, m.content) in cancelled for m in group):
+            items.append(partial(_cancelled_line))
         following = messages[i] if i < len(messages) else None
-        if following is not None and following.role == "assistant" and following.lane is None and record:
+        if (following is not None and following.role == "assistant" and following.lane is None
+                and following.parent == group[0].parent and record):
             # The round's outcome message: the synthesis is shown as an answer; the
             # winner's answer or the joined answers are already in the columns.
             if record.get("synthesis") is not None:
-                items.append(partial(lambda m: [AnswerView(m.model or "", m.content, purpose="synthesis", settled=True)], following))
+                items.append(partial(lambda m: [AnswerView(m.model or "", m.content, purpose="synthesis",
+                                                           settled=True)], following))
+            items.extend(partial(_handoff_line, r) for r in handoffs.pop(following.id, []))
             i += 1
     return items
+
+
+def _cancelled_line() -> list[Widget]:
+    return [ChatLine("⏹ cancelled: what arrived is kept", "cancelled")]
 
 
 def _handoff_line(record: dict[str, Any]) -> list[Widget]:
@@ -224,10 +237,9 @@ def _handoff_line(record: dict[str, Any]) -> list[Widget]:
     return [ChatLine(f"⇢ handoff {record.get('from')} → {record.get('to')}{note}", "handoff")]
 
 
-def _round_widgets(group: list[Message], record: dict[str, Any]) -> list[Widget]:
+def _round_widgets(group: list[Message], record: dict[str, Any], kind: str) -> list[Widget]:
     lanes = [m for m in group if m.lane != "judge"]
     judge = next((m for m in group if m.lane == "judge"), None)
-    kind = str(record.get("type", "round"))
     return [RoundView(kind, lanes, judge, round_outcome(record) if record else "")]
 
 

@@ -1,24 +1,26 @@
-"""Shows one run of the engine: its events become answers, round columns and lines.
+"""Shows one run: its events become answers, round columns, chat lines and timeline lines.
 
-Events are read from the engine in a pump task and rendered from a queue. Cancelling
-the pump always lands inside the engine's iterator (never in our rendering), so the
-engine's own cleanup records the partial answer; and text deltas that queued up while
-a frame was drawn are merged into one write.
+The presenter reads the run and never reaches into the engine: what it shows is what
+the stream says. Text deltas that queued while a frame was drawn are merged into one
+write. Cancelling is the run's business (`await run.cancel()`): the presenter reads on
+until the run says `RunCancelled`, so the partial is drawn once, under its own answer.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from tui.core.events import (
     ConsensusEvent,
+    Event,
     FallbackEvent,
     HandoffEvent,
+    ModelSelected,
     NoticeEvent,
     ParallelEvent,
     RouteEvent,
+    RunCancelled,
     RunFailed,
     TextDelta,
     TimelineEvent,
@@ -26,19 +28,17 @@ from tui.core.events import (
     TurnEvent,
     TurnStarted,
 )
+from tui.core.run import Run
 
 from .chat import AnswerView, ChatPane, RoundView, round_outcome
 from .text import one_line
 
-if TYPE_CHECKING:
-    from .app import BatonApp
-
-_END = object()
+Notify = Callable[[str, str], None]  # (message, severity)
 
 
-def coalesce(batch: list[Any]) -> list[Any]:
+def coalesce(batch: list[Event]) -> list[Event]:
     """Merge runs of text deltas for the same lane and model into one delta."""
-    merged: list[Any] = []
+    merged: list[Event] = []
     for event in batch:
         last = merged[-1] if merged else None
         if (
@@ -53,51 +53,35 @@ def coalesce(batch: list[Any]) -> list[Any]:
 
 
 class RunPresenter:
-    def __init__(self, app: BatonApp, kind: str, on_text: Callable[[], None]) -> None:
-        self.app = app
-        self.chat = app.query_one(ChatPane)
+    def __init__(
+        self,
+        chat: ChatPane,
+        kind: str,
+        *,
+        notify: Notify,
+        on_text: Callable[[], None] = lambda: None,
+        on_timeline: Callable[[TimelineEvent], None] = lambda _e: None,
+        on_state: Callable[[Event], None] = lambda _e: None,
+    ) -> None:
+        self.chat = chat
         self.kind = kind  # "answer" | "parallel" | "consensus"
+        self.notify = notify
         self.on_text = on_text
+        self.on_timeline = on_timeline
+        self.on_state = on_state
         self.views: dict[str | None, AnswerView] = {}
         self.round: RoundView | None = None
         self.failed: str | None = None
 
-    async def play(self, events: AsyncIterator[Any]) -> None:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-
-        async def pump() -> None:
-            try:
-                async for event in events:
-                    queue.put_nowait(event)
-            finally:
-                queue.put_nowait(_END)
-
-        reader = asyncio.create_task(pump())
-        cancelled = False
+    async def play(self, run: Run) -> None:
         try:
-            while True:
-                batch = [await queue.get()]
-                while not queue.empty():
-                    batch.append(queue.get_nowait())
-                done = batch[-1] is _END
-                for event in coalesce([e for e in batch if e is not _END]):
+            async for first in run:
+                for event in coalesce([first, *run.pending()]):
                     await self.show(event)
-                if done:
-                    break
-            await reader  # re-raises what broke the engine, if anything
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
         finally:
-            if not reader.done():
-                reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
             for view in self.views.values():
-                await view.finish(partial=cancelled)
+                await view.finish()
             self.views.clear()
-            if cancelled:
-                await self.chat.add_line("⏹ cancelled: what arrived is kept", "notice")
-            self.app.sync_timeline()
 
     async def _round(self) -> RoundView:
         if self.round is None:
@@ -114,7 +98,7 @@ class RunPresenter:
         self.views[lane] = view
         return view
 
-    async def show(self, event: Any) -> None:
+    async def show(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             previous = self.views.pop(event.lane, None)
             if previous is not None:
@@ -127,12 +111,16 @@ class RunPresenter:
         elif isinstance(event, RunFailed):
             self.failed = event.error
             await self.chat.add_line(f"✗ {event.error}", "error")
-            self.app.notify(one_line(event.error, 300), title="Run failed", severity="error", markup=False)
+            self.notify(one_line(event.error, 300), "error")
+        elif isinstance(event, RunCancelled):
+            await self.chat.add_line("⏹ cancelled: what arrived is kept", "cancelled")
+        elif isinstance(event, ModelSelected):
+            self.on_state(event)
         elif isinstance(event, TimelineEvent):
+            self.on_timeline(event)
             await self._timeline_event(event)
 
     async def _timeline_event(self, event: TimelineEvent) -> None:
-        self.app.sync_timeline()
         if isinstance(event, TurnEvent):
             view = self.views.pop(event.lane, None)
             if view is not None:
@@ -145,10 +133,10 @@ class RunPresenter:
             await self.chat.add_line(f"⇢ handoff {event.from_model} → {event.to_model}{via}{note}", "handoff")
             if event.reason == "user" and event.instructions:
                 await self.chat.add_user(event.instructions)
-            self.app.refresh_routing()
+            self.on_state(event)
         elif isinstance(event, RouteEvent):
             await self.chat.add_line(f"↪ routed to {event.model} ({event.task_type}: {event.reason})", "route")
-            self.app.refresh_routing()
+            self.on_state(event)
         elif isinstance(event, ToolCallEvent):
             status = f"error: {event.error}" if event.error else f"{event.latency_s:.1f}s"
             await self.chat.add_line(
@@ -159,4 +147,8 @@ class RunPresenter:
         elif isinstance(event, (ParallelEvent, ConsensusEvent)):
             (await self._round()).show_outcome(round_outcome(event.to_record()))
         elif isinstance(event, NoticeEvent):
-            self.app.notify(one_line(event.message, 300), severity="warning", markup=False)
+            self.notify(one_line(event.message, 300), "warning")
+
+
+def records(events: list[TimelineEvent]) -> list[dict[str, Any]]:
+    return [e.to_record() for e in events]

@@ -1,19 +1,12 @@
-"""Slash commands: parsing what the person typed, and the command-palette provider."""
+"""Slash commands: what the person can type, parsed into a `Command` (no terminal code:
+the app and its palette both use it)."""
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.content import Content
-from textual.markup import escape
-
-if TYPE_CHECKING:
-    from .app import BatonApp
 
 USAGE: dict[str, str] = {
     "model": "/model M",
@@ -161,35 +154,3 @@ def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
             raise CommandError(f"usage: {USAGE[name]}")
         return Command("profile_save", path=_path_arg(name, path_text, required=False))
     return Command(name, path=_path_arg(name, rest, required=name == "load"))
-
-
-# ------------------------------------------------------------------ command palette
-
-
-@dataclass(frozen=True)
-class PaletteEntry:
-    title: str
-    help: str
-    run: Callable[[], object]
-
-
-class BatonCommands(Provider):
-    """Every slash command in the palette; commands that need a free argument prefill
-    the composer instead of guessing it."""
-
-    def _entries(self) -> list[PaletteEntry]:
-        app: BatonApp = self.app  # type: ignore[assignment]
-        return app.palette_entries()
-
-    async def discover(self) -> Hits:
-        for entry in self._entries():
-            yield DiscoveryHit(Content(entry.title), entry.run, text=entry.title, help=escape(entry.help))
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for entry in self._entries():
-            score = matcher.match(entry.title)
-            if score > 0:
-                yield Hit(
-                    score, matcher.highlight(entry.title), entry.run, text=entry.title, help=escape(entry.help)
-                )

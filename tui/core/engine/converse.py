@@ -1,0 +1,157 @@
+"""The conversation itself: a message answered, a handoff by the person or by a model,
+a chain, and the tool loop that runs until the model answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from ..events import (
+    Event,
+    HandoffEvent,
+    ModelSelected,
+    RouteEvent,
+    RunFailed,
+    RunFinished,
+    ToolCallEvent,
+    TurnFinished,
+)
+from ..handoff import handoff_note, transfer_spec, transfer_tools
+from ..history import shape_context
+from ..models import ModelError
+from ..routing import route
+from ..tools import ToolResult
+from ..types import Message, ToolSpec
+from .context import Context
+from .turns import collect
+
+MAX_HANDOFFS = 6
+
+
+async def send(ctx: Context, text: str) -> AsyncIterator[Event]:
+    """The person's message, answered by the active model or the routed one."""
+    yield ctx.add(Message("user", text))
+    if ctx.profile.routing.mode == "auto":
+        try:
+            choice = route(text, ctx.profile, ctx.env)
+        except ModelError as e:
+            yield RunFailed(str(e))
+            return
+        yield RouteEvent(choice.task_type, choice.model, choice.reason)
+        model = choice.model
+    else:
+        active = ctx.active_model
+        if not active:
+            yield RunFailed("no model selected: use /model provider/model, or set default_model in the profile")
+            return
+        model = active
+    async for ev in converse(ctx, model, ctx.profile.handoff.targets):
+        yield ev
+
+
+async def user_handoff(ctx: Context, target: str, instructions: str) -> AsyncIterator[Event]:
+    """Move the conversation to `target`; with instructions, it answers them now."""
+    try:
+        ctx.runner.resolve(target)
+    except ModelError as e:
+        yield RunFailed(str(e))
+        return
+    source = ctx.active_model
+    package = ctx.package(source, target, instructions)
+    yield HandoffEvent(source or "user", target, "user", instructions, package, at=ctx.conversation.leaf)
+    if not instructions:
+        yield RunFinished("", target)
+        return
+    h = ctx.profile.handoff
+    base = shape_context(ctx.main_branch(), h.context, h.recent_turns)
+    yield ctx.add(Message("user", instructions))
+    async for ev in converse(ctx, target, h.targets, note=handoff_note(package), history_base=base):
+        yield ev
+
+
+async def chain(ctx: Context, prompt: str, models: list[str]) -> AsyncIterator[Event]:
+    """The first model answers and may hand off along the rest of the chain."""
+    yield ctx.add(Message("user", prompt))
+    yield ModelSelected(models[0])
+    async for ev in converse(ctx, models[0], models[1:], chain_models=models):
+        yield ev
+
+
+async def converse(
+    ctx: Context,
+    model: str,
+    targets: list[str],
+    *,
+    note: str | None = None,
+    history_base: list[Message] | None = None,
+    chain_models: list[str] | None = None,
+    depth: int = 0,
+) -> AsyncIterator[Event]:
+    """`model` answers, running tools until it replies; a transfer_to_* call moves the
+    rest of the run to the target (the first such call in a turn wins)."""
+    transfers = transfer_tools([t for t in targets if t != model])
+    specs: tuple[ToolSpec, ...] = tuple(ctx.tools.specs() if ctx.tools else ()) + tuple(
+        transfer_spec(name, target) for name, target in transfers.items()
+    )
+    extra, notice = ctx.hosted(model)
+    if notice:
+        yield notice
+    start = ctx.conversation.leaf  # the request being answered
+    for _ in range(ctx.max_tool_steps + 1):
+        branch = ctx.conversation.path()
+        history = branch
+        if history_base is not None:
+            ids = [m.id for m in branch]
+            history = history_base + branch[ids.index(start):] if start in ids else history_base
+        parent = ctx.conversation.leaf
+        got: list[TurnFinished] = []
+        turn = ctx.runner.answer(model, history, parent=parent, system=ctx.system(note), tools=specs,
+                                 extra=(lambda _s: extra) if extra else None, validate=chain_models is not None)
+        async for ev in collect(turn, got):
+            yield ev
+        result = got[-1]
+        if not result.ok:
+            yield RunFailed(result.error or "the model failed")
+            return
+        answer = ctx.add(Message("assistant", result.text, result.model, result.tool_calls), parent=parent)
+        yield answer
+        if not result.tool_calls:
+            async for ev in ctx.problems():
+                yield ev
+            yield RunFinished(result.text, result.model)
+            return
+        transfer = next((c for c in result.tool_calls if c.name in transfers), None)
+        if transfer is not None:
+            target = transfers[transfer.name]
+            for c in result.tool_calls:
+                reply = f"Handed off to {target}." if c is transfer else "Not run: the conversation was handed off."
+                yield ctx.add(Message("tool", reply, tool_call_id=c.id, tool_name=c.name))
+            instructions = str(transfer.arguments.get("instructions", ""))
+            reason = str(transfer.arguments.get("reason", "")) or "tool"
+            package = ctx.package(result.model, target, instructions)
+            yield HandoffEvent(result.model, target, "chain" if chain_models else "tool", instructions,
+                               {**package, "reason": reason}, at=answer.message.id)
+            if depth + 1 >= MAX_HANDOFFS:
+                yield RunFailed(f"stopped after {MAX_HANDOFFS} handoffs in one run")
+                return
+            next_targets = (chain_models[chain_models.index(target) + 1:]
+                            if chain_models and target in chain_models else targets)
+            async for ev in converse(ctx, target, next_targets, note=handoff_note(package),
+                                     chain_models=chain_models, depth=depth + 1):
+                yield ev
+            return
+        for call in result.tool_calls:
+            started = time.monotonic()
+            if ctx.tools is not None and ctx.tools.owner(call.name) is not None:
+                outcome = await ctx.tools.call(call.name, call.arguments)
+            else:
+                outcome = ToolResult("", call.name, f"unknown tool {call.name!r}", is_error=True)
+            yield ToolCallEvent(result.model, outcome.server, outcome.tool, call.arguments, outcome.text[:4000],
+                                outcome.text if outcome.is_error else None, round(time.monotonic() - started, 3),
+                                call_id=call.id)
+            yield ctx.add(Message("tool", outcome.text, tool_call_id=call.id, tool_name=call.name,
+                                  is_error=outcome.is_error))
+        async for ev in ctx.problems():
+            yield ev  # a server that died is reported once; the chat goes on
+        model = result.model
+    yield RunFailed(f"stopped after {ctx.max_tool_steps} tool steps without an answer")

@@ -1,0 +1,218 @@
+"""Parallel and consensus rounds: every model answers the same question at once, each
+in its lane; then a synthesis, or a judge ranking the anonymised answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+
+from ..events import (
+    ConsensusEvent,
+    Event,
+    NoticeEvent,
+    ParallelEvent,
+    RoundEvent,
+    RunFailed,
+    RunFinished,
+    TurnFinished,
+)
+from ..types import Message
+from .context import Context
+from .turns import collect
+
+_DONE = object()
+
+
+async def merge(lanes: dict[str, AsyncIterator[Event]]) -> AsyncIterator[Event]:
+    """Run several turns at once; yield their events as each arrives.
+
+    Closing or cancelling the merged iterator cancels every lane, which closes their
+    HTTP streams. A lane that raises ends with a failed TurnFinished of its own.
+    """
+    queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+
+    async def pump(lane: str, it: AsyncIterator[Event]) -> None:
+        try:
+            async for ev in it:
+                await queue.put((lane, ev))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # reported to the round as that lane's failure
+            await queue.put((lane, TurnFinished(lane, False, error=f"{type(e).__name__}: {e}", lane=lane)))
+        finally:
+            queue.put_nowait((lane, _DONE))
+
+    tasks = [asyncio.create_task(pump(lane, it)) for lane, it in lanes.items()]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            _lane, ev = await queue.get()
+            if ev is _DONE:
+                remaining -= 1
+                continue
+            yield ev  # type: ignore[misc]  # the queue holds events and _DONE only
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _round(
+    ctx: Context, kind: str, prompt: str, models: list[str], results: dict[str, TurnFinished]
+) -> AsyncIterator[Event]:
+    """The person's prompt, then every model answering it at once, each in its lane."""
+    question = ctx.add(Message("user", prompt))
+    yield question
+    qid = question.message.id
+    yield RoundEvent(kind, tuple(models), at=qid)
+    history = ctx.conversation.path()
+    lanes = {m: ctx.runner.answer(m, history, parent=qid, system=ctx.system(), lane=m)
+             for m in dict.fromkeys(models)}
+    async for ev in merge(lanes):
+        if isinstance(ev, TurnFinished) and ev.lane is not None:
+            results[ev.lane] = ev
+        yield ev
+    for lane in lanes:
+        r = results.get(lane)
+        if r is not None and r.ok:
+            yield ctx.add(Message("assistant", r.text, r.model, lane=lane), parent=qid)
+
+
+async def parallel(ctx: Context, prompt: str, models: list[str], synthesizer: str | None) -> AsyncIterator[Event]:
+    if not models:
+        yield RunFailed("a parallel round needs at least one model")
+        return
+    started = time.monotonic()
+    results: dict[str, TurnFinished] = {}
+    async for ev in _round(ctx, "parallel", prompt, models, results):
+        yield ev
+    qid = ctx.conversation.leaf
+    answers = {m: r.text for m, r in results.items() if r.ok}
+    errors = {m: r.error or "failed" for m, r in results.items() if not r.ok}
+    if not answers:
+        yield ParallelEvent(tuple(models), {}, errors, latency_s=round(time.monotonic() - started, 3), at=qid)
+        yield RunFailed("every model in the round failed: " + "; ".join(f"{m}: {e}" for m, e in errors.items()))
+        return
+    synthesis = None
+    if synthesizer:
+        listing = "\n\n".join(f"Answer from {m}:\n{a}" for m, a in answers.items())
+        ask = (f"Question:\n{prompt}\n\n{listing}\n\n"
+               "Synthesise these answers into one best answer. Keep what they agree on, resolve "
+               "disagreements, and do not mention the individual answers.")
+        got: list[TurnFinished] = []
+        turn = ctx.runner.answer(synthesizer, [Message("user", ask)], parent=qid, system=ctx.system(),
+                                 purpose="synthesis", validate=True)
+        async for ev in collect(turn, got):
+            yield ev
+        result = got[-1]
+        if result.ok:
+            synthesis, synthesizer = result.text, result.model
+        else:
+            errors[synthesizer] = result.error or "failed"
+    yield ParallelEvent(tuple(models), answers, errors, synthesizer, synthesis,
+                        round(time.monotonic() - started, 3), at=qid)
+    if synthesis is not None and synthesizer is not None:
+        final, by = synthesis, synthesizer
+    else:
+        final = "\n\n".join(f"## {m}\n\n{a}" for m, a in answers.items())
+        by = "+".join(answers)
+    yield ctx.add(Message("assistant", final, by), parent=qid)
+    yield RunFinished(final, by)
+
+
+async def consensus(ctx: Context, prompt: str, models: list[str], judge: str) -> AsyncIterator[Event]:
+    if not models or not judge:
+        yield RunFailed("a consensus round needs models and a judge")
+        return
+    started = time.monotonic()
+    results: dict[str, TurnFinished] = {}
+    async for ev in _round(ctx, "consensus", prompt, models, results):
+        yield ev
+    qid = ctx.conversation.leaf
+    answers = {m: r.text for m, r in results.items() if r.ok}
+    if not answers:
+        yield RunFailed("every model in the round failed: "
+                        + "; ".join(f"{m}: {r.error}" for m, r in results.items()))
+        return
+    order = list(answers)
+    ctx.rng.shuffle(order)
+    labels = {chr(ord("A") + i): m for i, m in enumerate(order)}
+    ask = judge_prompt(prompt, [(label, answers[m]) for label, m in labels.items()])
+    got: list[TurnFinished] = []
+    async for ev in collect(ctx.runner.answer(judge, [Message("user", ask)], parent=qid, purpose="judge"), got):
+        yield ev
+    judged = got[-1]
+    if judged.ok:
+        ranking = [labels[lb] for lb in parse_ranking(judged.text, list(labels))]
+        judge_output = judged.text
+        if not read_ranking(judged.text, list(labels)):
+            yield NoticeEvent(f"judge {judged.model} gave no ranking Baton could read; "
+                              "the answers keep their shuffled order")
+        yield ctx.add(Message("assistant", judge_output, judged.model, lane="judge"), parent=qid)
+    else:
+        ranking, judge_output = order, ""
+        yield NoticeEvent(f"judge {judge} failed ({judged.error}); answers left unranked")
+    winner = ranking[0]
+    yield ConsensusEvent(tuple(models), judge, tuple(ranking), winner, answers, labels, judge_output,
+                         round(time.monotonic() - started, 3), at=qid)
+    yield ctx.add(Message("assistant", answers[winner], winner), parent=qid)
+    yield RunFinished(answers[winner], winner)
+
+
+def judge_prompt(question: str, labelled: list[tuple[str, str]]) -> str:
+    parts = [
+        "Several assistants answered the question below. Judge the answers on correctness, "
+        "completeness and clarity. The answers are anonymous and in random order.",
+        f"Question:\n{question}",
+    ]
+    parts += [f"Answer {label}:\n{text}" for label, text in labelled]
+    letters = " > ".join(label for label, _ in labelled)
+    parts.append(
+        "Reply with one line of the form\nRANKING: " + letters + "\n"
+        "listing every answer's letter from best to worst, then one sentence on why."
+    )
+    return "\n\n".join(parts)
+
+
+def parse_ranking(text: str, labels: list[str]) -> list[str]:
+    """Labels best first, read robustly from a judge's free text; labels the judge left
+    out follow in their given order."""
+    found = read_ranking(text, labels)
+    return found + [label for label in labels if label not in found]
+
+
+def read_ranking(text: str, labels: list[str]) -> list[str]:
+    """The labels the judge ranked, best first: from a RANKING: line, else a JSON object
+    with "ranking", else the order in which "Answer X" is first mentioned."""
+    valid = set(labels)
+    found: list[str] = []
+
+    def take(candidates: list[str]) -> None:
+        for c in candidates:
+            c = c.strip().upper()
+            if c.startswith("ANSWER "):
+                c = c[7:].strip()
+            if c in valid and c not in found:
+                found.append(c)
+
+    for line in text.splitlines():
+        m = re.search(r"rank(?:ing)?\s*[:=-]\s*(.+)", line, re.IGNORECASE)
+        if m:
+            take(re.findall(r"\b([A-Z])\b", m.group(1).upper()))
+            if found:
+                break
+    if not found:
+        for m in re.finditer(r"\{[^{}]*\}", text):
+            try:
+                data = json.loads(m.group(0))
+            except ValueError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get("ranking"), list):
+                take([str(x) for x in data["ranking"]])
+                break
+    if not found:
+        take(re.findall(r"\banswer\s+([A-Za-z])\b", text, re.IGNORECASE))
+    return found

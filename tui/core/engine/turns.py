@@ -1,0 +1,195 @@
+"""One answer from one model, made robust: retries with backoff, then fallbacks in order.
+
+`TurnRunner.answer` yields the turn's events and ends with one `TurnFinished`. An
+attempt cut short after some text yields its partial as a marked message (a sibling of
+the answer that replaces it), so nothing streamed is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing
+from typing import Any
+
+from ..events import Event, FallbackEvent, MessageAdded, RetryEvent, TextDelta, TurnEvent, TurnFinished, TurnStarted
+from ..events import ValidationEvent
+from ..history import wire_messages
+from ..models import ModelError, ModelSpec, api_key, resolve_model
+from ..pricing import cost_usd
+from ..profile import Profile
+from ..providers.base import ChatRequest, Delta, Done, Provider, ProviderError
+from ..types import Message, ToolSpec, new_id
+
+MAX_BACKOFF_S = 10.0
+
+Extra = Callable[[ModelSpec], dict[str, Any]]
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        profile: Profile,
+        env: Mapping[str, str],
+        *,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+        blocked: Mapping[str, str] | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.profile = profile
+        self.env = env
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        # Providers that stay off (a file not trusted): name -> why.
+        self.blocked: Mapping[str, str] = blocked or {}
+        self._sleep = sleep
+        self._providers: dict[tuple[str, str], Provider] = {}
+        self._client: Any = None
+
+    # ------------------------------------------------------------------ providers
+
+    def resolve(self, name: str) -> ModelSpec:
+        spec = resolve_model(name, self.profile, self.env)
+        why = self.blocked.get(spec.provider.name)
+        if why is not None:
+            raise ModelError(f"{name}: provider '{spec.provider.name}' is {why}")
+        return spec
+
+    def provider(self, spec: ModelSpec) -> Provider:
+        key = (spec.provider.name, spec.provider.base_url)
+        if key not in self._providers:
+            from .._httpx import httpx
+            from ..providers import make_provider
+
+            secret = api_key(spec.provider, self.env)  # a missing key fails here, before any request
+            if self._client is None:
+                self._client = httpx.AsyncClient(
+                    timeout=httpx.Timeout(120.0, connect=10.0),
+                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                )
+            self._providers[key] = make_provider(spec.provider, secret, client=self._client)
+        return self._providers[key]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self._providers.clear()
+
+    # --------------------------------------------------------------------- answer
+
+    async def answer(
+        self,
+        model: str,
+        history: list[Message],
+        *,
+        parent: str | None,
+        system: str | None = None,
+        tools: tuple[ToolSpec, ...] = (),
+        lane: str | None = None,
+        purpose: str = "answer",
+        validate: bool = False,
+        extra: Extra | None = None,
+    ) -> AsyncIterator[Event]:
+        """Try `model`, then its fallbacks in order; end with a TurnFinished."""
+        order = [model] + [m for m in self.profile.fallbacks.get(model, []) if m != model]
+        last_error = "no model tried"
+        for i, name in enumerate(order):
+            result: TurnFinished | None = None
+            try:
+                spec = self.resolve(name)
+                self.provider(spec)
+            except ModelError as e:
+                last_error = str(e)
+            else:
+                async for ev in self._with_retries(spec, history, parent, system, tools, lane, purpose, extra):
+                    if isinstance(ev, TurnFinished):
+                        result = ev
+                    else:
+                        yield ev
+                assert result is not None
+                if result.ok:
+                    problem = _output_problem(result, validate)
+                    if problem:
+                        yield ValidationEvent(name, False, problem)
+                        if i + 1 < len(order) or problem.startswith("empty"):
+                            result = TurnFinished(name, False, result.text, usage=result.usage,
+                                                  cost_usd=result.cost_usd, error=problem, lane=lane, purpose=purpose)
+                if result.ok:
+                    yield result
+                    return
+                last_error = result.error or "failed"
+            if i + 1 < len(order):
+                yield FallbackEvent(name, order[i + 1], last_error)
+        yield TurnFinished(model, False, error=last_error, lane=lane, purpose=purpose)
+
+    async def _with_retries(
+        self, spec: ModelSpec, history: list[Message], parent: str | None, system: str | None,
+        tools: tuple[ToolSpec, ...], lane: str | None, purpose: str, extra: Extra | None,
+    ) -> AsyncIterator[Event]:
+        attempt = 0
+        while True:
+            try:
+                async for ev in self._attempt(spec, history, system, tools, lane, purpose, extra):
+                    yield ev
+                return
+            except ProviderError as e:
+                if e.partial:
+                    yield TurnEvent(spec.name, e.partial, partial=True, lane=lane, purpose=purpose,
+                                    finish_reason="error")
+                    yield MessageAdded(Message("assistant", e.partial, spec.name, partial=True, lane=lane,
+                                               id=new_id(), parent=parent))
+                if not e.retryable or attempt >= self.max_retries:
+                    yield TurnFinished(spec.name, False, error=str(e), lane=lane, purpose=purpose)
+                    return
+                attempt += 1
+                delay = min(e.retry_after if e.retry_after is not None else self.backoff_s * 2 ** (attempt - 1),
+                            MAX_BACKOFF_S)
+                yield RetryEvent(spec.name, attempt, delay, str(e))
+                await self._sleep(delay)
+
+    async def _attempt(
+        self, spec: ModelSpec, history: list[Message], system: str | None, tools: tuple[ToolSpec, ...],
+        lane: str | None, purpose: str, extra: Extra | None,
+    ) -> AsyncIterator[Event]:
+        request = ChatRequest(
+            model=spec.model_id,
+            messages=wire_messages(history, spec.name, {t.name for t in tools}),
+            system=system or None,
+            tools=tools,
+            max_tokens=spec.max_tokens or 4096,
+            temperature=spec.temperature,
+            extra=extra(spec) if extra else {},
+        )
+        started = time.monotonic()
+        yield TurnStarted(spec.name, lane, purpose)
+        async with aclosing(self.provider(spec).stream(request)) as stream:
+            async for ev in stream:
+                if isinstance(ev, Delta):
+                    if ev.text:
+                        yield TextDelta(spec.name, ev.text, lane)
+                elif isinstance(ev, Done):
+                    latency = round(time.monotonic() - started, 3)
+                    cost = cost_usd(spec, ev.usage)
+                    yield TurnEvent(spec.name, ev.text, ev.usage.to_dict(), cost, latency, ev.finish_reason,
+                                    lane=lane, purpose=purpose)
+                    yield TurnFinished(spec.name, True, ev.text, ev.tool_calls, ev.usage, cost, ev.finish_reason,
+                                       lane=lane, purpose=purpose)
+
+
+def _output_problem(result: TurnFinished, validate: bool) -> str | None:
+    if not result.text.strip() and not result.tool_calls:
+        return "empty output"
+    if validate and result.finish_reason == "length":
+        return "truncated output (the provider's length limit)"
+    return None
+
+
+async def collect(events: AsyncIterator[Event], into: list[TurnFinished]) -> AsyncIterator[Event]:
+    """Pass a turn's events on, keeping its TurnFinished in `into` as well."""
+    async for ev in events:
+        if isinstance(ev, TurnFinished):
+            into.append(ev)
+        yield ev
