@@ -161,7 +161,12 @@ def test_failures_are_one_line_with_documented_status(fake_llm, tmp_path):
 def test_ask_stream_cut_with_no_fallback_fails_cleanly(fake_llm, tmp_path):
     fake_llm.script("alpha", *[Reply(text="half of it", cut_after=1)] * 3)
     r = baton("ask", "--profile", str(write_profile(tmp_path, fake_llm)), "hi", tmp=tmp_path)
-    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert all(line.startswith("baton ask: ") for line in lines)
+    assert "stream cut" in lines[-1] and sum("answers again" in line for line in lines) == 2
+    # every attempt sent the same first words: they are printed once, not once per retry
+    assert r.stdout.count("half") == 1
 
 
 def test_audit_log_written_without_keys(fake_llm, tmp_path):

@@ -213,8 +213,10 @@ async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prom
                     streaming = (not args.json and ev.lane is None and ev.purpose == wanted
                                  and (wanted != "stage" or stages_done + 1 == len(stages)))
                     if was and streaming and out.printed:
-                        out.end_line()  # a retry, a fallback or a handoff starts the answer afresh
-                        _say(f"baton ask: {why or 'a new turn'}: {ev.model} starts the answer again")
+                        # A retry or fallback answers again: what matches the text already
+                        # printed is not printed twice; where it differs, a new line starts.
+                        _say(f"baton ask: {why or 'a new turn'}: {ev.model} answers again")
+                        out.restart()
                         why = ""
                 elif isinstance(ev, (RunFailed, RunCancelled)):
                     out.end_line()
@@ -247,16 +249,37 @@ async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prom
 
 
 class _Output:
-    """The answer on stdout: escapes made visible on a terminal, sent as is to a pipe."""
+    """The answer on stdout: escapes made visible on a terminal, sent as is to a pipe.
+    Each piece of text is printed once, even when a retry sends it again."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.printed = False
         self.at_line_start = True
+        self._sent: list[str] = []  # the current answer as printed
+        self._replay = ""  # what a restarted answer has still to repeat before it is new
+        self._replay_at = 0
+
+    def restart(self) -> None:
+        self._replay, self._replay_at, self._sent = "".join(self._sent), 0, []
 
     def write(self, text: str) -> None:
+        if self._replay:
+            same = 0
+            while (same < len(text) and self._replay_at + same < len(self._replay)
+                   and text[same] == self._replay[self._replay_at + same]):
+                same += 1
+            self._sent.append(text[:same])
+            self._replay_at += same
+            text = text[same:]
+            if not text:
+                return
+            if self._replay_at < len(self._replay):  # the new answer parts from the old one here
+                self.end_line()
+            self._replay = ""
         if text:
+            self._sent.append(text)
             self.write_raw(_printable(text) if self.tty else text)
             self.printed = True
             self.at_line_start = text.endswith("\n")
