@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Button, Static
 
+import tui.ui
 from tui.ui.screens import TrustScreen
 
 LINES = [
@@ -78,3 +81,22 @@ async def test_the_file_and_what_it_would_do_are_shown_literally() -> None:
         assert not any(c in shown for c in "\x1b\x07")
         labels = [str(b.label) for b in screen.query(Button)]
         assert labels == ["Don't trust", "Trust this file"]
+
+
+class StyledHost(Host):
+    """The same, with the app's own stylesheet, as the modal will be seen in Baton."""
+
+    CSS_PATH = str(Path(tui.ui.__file__).parent / "baton.tcss")
+
+
+@pytest.mark.parametrize("host", [Host, StyledHost])
+async def test_a_long_list_scrolls_and_the_buttons_stay_in_view(host: type[Host]) -> None:
+    app = host(lines=[f"runs: server number {i}" for i in range(60)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        dialog = screen.query_one("#trust-dialog").region
+        assert dialog.bottom <= 24
+        for button in screen.query(Button):
+            assert dialog.contains_region(button.region) and button.region.height > 0
+        assert screen.query_one(".exposure").max_scroll_y > 0

@@ -94,6 +94,37 @@ class TrustScreen(ModalScreen[bool]):
     TrustScreen {
         align: center middle;
     }
+    #trust-dialog {
+        width: 80%;
+        max-width: 100;
+        height: auto;
+        max-height: 90%;
+        border: thick $error;
+        background: $surface;
+        padding: 0 1;
+    }
+    #trust-dialog .title {
+        text-style: bold;
+    }
+    #trust-dialog .exposure {
+        height: auto;
+        max-height: 100%;
+        margin: 1 0;
+    }
+    #trust-dialog .choices {
+        dock: bottom;
+        height: auto;
+    }
+    #trust-dialog .buttons {
+        height: auto;
+        margin-top: 1;
+    }
+    #trust-dialog Button {
+        margin-right: 1;
+    }
+    #trust-dialog .hint {
+        color: $text-muted;
+    }
     """
 
     BINDINGS = [
@@ -108,19 +139,20 @@ class TrustScreen(ModalScreen[bool]):
         self.lines = list(lines)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with Vertical(id="trust-dialog"):
             yield Static(Content(one_line(f"Trust {self.path}?", 200)), classes="title")
             yield Static(Content("This file would:"))
-            with VerticalScroll(classes="body"):
+            with Vertical(classes="choices"):  # docked: the buttons stay in view however long the list
+                yield Static(
+                    Content("Not trusted, the conversation still opens; these servers and providers stay off."),
+                    classes="hint",
+                )
+                with Horizontal(classes="buttons"):
+                    yield Button("Don't trust", id="decline", variant="primary")
+                    yield Button("Trust this file", id="accept", variant="error")
+                yield Static(Content("enter or escape: don't trust · tab then enter, or ctrl+t: trust"), classes="hint")
+            with VerticalScroll(classes="exposure"):
                 yield Static(Content(visible("\n".join(self.lines))), id="exposure")
-            yield Static(
-                Content("Not trusted, the conversation still opens; these servers and providers stay off."),
-                classes="hint",
-            )
-            with Horizontal(classes="buttons"):
-                yield Button("Don't trust", id="decline", variant="primary")
-                yield Button("Trust this file", id="accept", variant="error")
-            yield Static(Content("enter or escape: don't trust · tab then enter, or ctrl+t: trust"), classes="hint")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
