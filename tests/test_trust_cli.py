@@ -166,3 +166,10 @@ def test_crash_log_is_private(tmp_path, monkeypatch):
     _crash_log(RuntimeError("again"))
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert "again" in log.read_text()
+
+
+def test_trust_on_a_harmless_file_records_nothing(tmp_path):
+    (tmp_path / "plain.toml").write_text('name = "plain"\n[models.a]\nmodel = "openai/gpt-4.1"\n')
+    r = baton("trust", "plain.toml", tmp=tmp_path)
+    assert r.returncode == 0 and "nothing to trust" in r.stdout
+    assert not (tmp_path / "config" / "trusted.json").exists()

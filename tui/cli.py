@@ -136,14 +136,14 @@ def trust_file(path: str) -> int:
         print(f"baton trust: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     lines = exposure(profile).lines()
+    if not lines:
+        print(f"{visible(path)}: runs no command and sends no key; nothing to trust")
+        return 0
     try:
         trust(path, profile, os.environ)
     except OSError as e:
         print(f"baton trust: cannot record consent: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_FAILED
-    if not lines:
-        print(f"{visible(path)}: runs no command and sends no key; nothing to trust")
-        return 0
     print(f"Trusted {visible(path)}; it may now:")
     for line in lines:
         print(f"  {line}")

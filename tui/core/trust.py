@@ -260,7 +260,11 @@ def _in_own_dirs(path: Path, env: Mapping[str, str]) -> bool:
 
 
 def is_trusted(path: Path | str, profile: Profile, env: Mapping[str, str]) -> bool:
-    """True when `profile` (read from `path`) may run its commands and send its keys."""
+    """True when `profile` (read from `path`) may run its commands and send its keys.
+
+    `env` must be the process environment, never one merged with a `.env` file: a `.env`
+    in the working directory could otherwise move "Baton's own directories" onto the file.
+    """
     exp = exposure(profile)
     if exp.empty or _in_own_dirs(Path(path), env):
         return True
