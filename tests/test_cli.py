@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_profile(tmp_path: Path, llm, extra: str = "") -> Path:
-    path = tmp_path / "p.toml"
+    # In the config directory `baton()` gives: the person's own profile, trusted by location.
+    path = tmp_path / "config" / "p.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"""
 name = "cli"
 default_model = "alpha"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = sub.add_parser("mcp-server", help="the handoff MCP server, over stdio")
     server.add_argument("--profile", metavar="PATH|NAME", dest="server_profile")
+
+    trust = sub.add_parser("trust", help="consent to a profile or session that runs commands or sends keys")
+    trust.add_argument("path", metavar="PATH")
     return parser
 
 
@@ -73,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "mcp-server":
             from tui.core.mcp.server import serve
 
+            if _refused("baton mcp-server", args.server_profile or args.profile):
+                return EXIT_USAGE
             return serve(args.server_profile or args.profile)
+        if args.command == "trust":
+            return trust_file(args.path)
         from tui.ui.app import run
 
         return run(args.profile, args.session)
@@ -94,8 +102,11 @@ def _crash_log(exc: BaseException) -> str:
 
     path = data_dir() / "crash.log"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as f:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # an older log may have been made readable by others
+        with open(fd, "a", encoding="utf-8") as f:
             f.write("".join(traceback.format_exception(exc)) + "\n")
     except OSError:
         return "nowhere: the data directory is not writable"
@@ -112,6 +123,63 @@ def validate_profile(path: str) -> int:
         return EXIT_USAGE
     print(f"{path}: ok ({profile.name}, {len(profile.models)} models)")
     return 0
+
+
+def trust_file(path: str) -> int:
+    """`baton trust PATH`: say what the file may now do, and record the consent."""
+    from tui.core.profile_io import FileFormatError
+    from tui.core.trust import exposure, read_profile, trust, visible
+
+    try:
+        profile = read_profile(path)
+    except FileFormatError as e:
+        print(f"baton trust: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
+    lines = exposure(profile).lines()
+    if not lines:
+        print(f"{visible(path)}: runs no command and sends no key; nothing to trust")
+        return 0
+    try:
+        trust(path, profile, os.environ)
+    except OSError as e:
+        print(f"baton trust: cannot record consent: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Trusted {visible(path)}; it may now:")
+    for line in lines:
+        print(f"  {line}")
+    return 0
+
+
+def _one_line(text: str) -> str:
+    from tui.core.trust import visible
+
+    return visible(" ".join(text.split("\n")))
+
+
+def _refused(command: str, arg: str | None, profile: Any = None) -> bool:
+    """A profile file that would run commands or send keys without consent: one line, refused.
+
+    `profile` is the one the command will use, when it has loaded it already. Trust is
+    decided with the process environment: a `.env` must not move Baton's own directories.
+    """
+    if not arg:
+        return False
+    import shlex
+
+    from tui.core.profile_io import FileFormatError, find_profile, load_profile
+    from tui.core.trust import is_trusted
+
+    try:
+        path = find_profile(arg)
+        if profile is None:
+            profile = load_profile(path)
+    except FileFormatError:
+        return False  # the command itself reports a bad profile
+    if is_trusted(path, profile, os.environ):
+        return False
+    print(f"{command}: {_one_line(str(path))} runs commands or sends keys and is not trusted; "
+          f"to allow it, run: baton trust {_one_line(shlex.quote(str(path)))}", file=sys.stderr)
+    return True
 
 
 def load_profile_arg(arg: str | None, env: dict[str, str]):
@@ -133,6 +201,8 @@ async def ask(args: argparse.Namespace) -> int:
         profile = load_profile_arg(args.ask_profile or args.profile, env)
     except ProfileError as e:
         print(e, file=sys.stderr)
+        return EXIT_USAGE
+    if _refused("baton ask", args.ask_profile or args.profile, profile):
         return EXIT_USAGE
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():

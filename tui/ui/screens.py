@@ -1,4 +1,4 @@
-"""Modal screens: tool approval, the details of a timeline event, help."""
+"""Modal screens: tool approval, the details of a timeline event, help, trust for a file."""
 
 from __future__ import annotations
 
@@ -81,3 +81,82 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
             yield Markdown(self.text)
+
+
+class TrustScreen(ModalScreen[bool]):
+    """Asks whether a file from elsewhere may run its commands and send its keys.
+
+    Enter and Escape mean "don't trust": trusting takes Tab to the other button then
+    Enter, a click, or ctrl+t, so keys typed ahead into the app never trust a file.
+    """
+
+    DEFAULT_CSS = """
+    TrustScreen {
+        align: center middle;
+    }
+    #trust-dialog {
+        width: 80%;
+        max-width: 100;
+        height: auto;
+        max-height: 90%;
+        border: thick $error;
+        background: $surface;
+        padding: 0 1;
+    }
+    #trust-dialog .title {
+        text-style: bold;
+    }
+    #trust-dialog .exposure {
+        height: auto;
+        max-height: 100%;
+        margin: 1 0;
+    }
+    #trust-dialog .choices {
+        dock: bottom;
+        height: auto;
+    }
+    #trust-dialog .buttons {
+        height: auto;
+        margin-top: 1;
+    }
+    #trust-dialog Button {
+        margin-right: 1;
+    }
+    #trust-dialog .hint {
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape,enter", "answer(False)", "Don't trust", id="trust_decline"),
+        Binding("ctrl+t", "answer(True)", "Trust this file", id="trust_accept"),
+    ]
+    AUTO_FOCUS = "#decline"
+
+    def __init__(self, path: str, lines: list[str]) -> None:
+        super().__init__()
+        self.path = path
+        self.lines = list(lines)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="trust-dialog"):
+            yield Static(Content(one_line(f"Trust {self.path}?", 200)), classes="title")
+            yield Static(Content("This file would:"))
+            with Vertical(classes="choices"):  # docked: the buttons stay in view however long the list
+                yield Static(
+                    Content("Not trusted, the conversation still opens; these servers and providers stay off."),
+                    classes="hint",
+                )
+                with Horizontal(classes="buttons"):
+                    yield Button("Don't trust", id="decline", variant="primary")
+                    yield Button("Trust this file", id="accept", variant="error")
+                yield Static(Content("enter or escape: don't trust · tab then enter, or ctrl+t: trust"), classes="hint")
+            with VerticalScroll(classes="exposure"):
+                yield Static(Content(visible("\n".join(self.lines))), id="exposure")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "accept")
+
+    def action_answer(self, trusted: bool) -> None:
+        self.dismiss(trusted)
