@@ -249,7 +249,15 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _in_own_dirs(path: Path, env: Mapping[str, str]) -> bool:
+    """Under the config or data directory, sessions aside: Baton writes sessions of
+    untrusted files there too (with their parts off), so a session is trusted only by
+    consent, which Baton records itself when it saves one whose parts were on."""
     resolved = Path(_key(path))
+    try:
+        if resolved.is_relative_to((data_dir(env) / "sessions").expanduser().resolve()):
+            return False
+    except OSError:
+        return False
     for folder in (config_dir(env), data_dir(env)):
         try:
             if resolved.is_relative_to(folder.expanduser().resolve()):

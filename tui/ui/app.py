@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tui.core.controller import Controller
     from tui.core.run import Run
     from tui.core.tools import Approval
+    from tui.core.trust import Blocked
 
     from .composer import Composer
     from .routing_panel import RoutingPanel, RoutingState
@@ -113,7 +114,8 @@ class BatonApp(App[None]):
         *,
         env: Mapping[str, str] | None = None,
         session_path: Path | str | None = None,
-        blocked: Mapping[str, str] | None = None,
+        blocked: Blocked | None = None,
+        trust_request: tuple[str, list[str]] | None = None,
         notices: Iterable[str] = (),
     ) -> None:
         super().__init__()
@@ -125,7 +127,11 @@ class BatonApp(App[None]):
         self.env = env
         self.session_path = Path(session_path) if session_path else None
         # Providers and MCP servers left off (a file not trusted): name -> why.
-        self.blocked: dict[str, str] = dict(blocked or {})
+        self.blocked: dict[str, str] = dict(blocked.providers) if blocked else {}
+        self.blocked_servers: dict[str, str] = dict(blocked.mcp_servers) if blocked else {}
+        # (path, what it would do): asked in a modal after the first frame.
+        self._trust_request = trust_request
+        self._trusted_paths: set[Path] = set()
         self._conversation = conversation or Conversation(active_model=profile.default_model)
         self._notices = list(notices)
         self._controller: Controller | None = None
@@ -153,7 +159,38 @@ class BatonApp(App[None]):
     def on_mount(self) -> None:
         if self.profile.keymap:
             self.set_keymap(self.profile.keymap)
+        if self._trust_request is not None:
+            from .screens import TrustScreen
+
+            self.push_screen(TrustScreen(*self._trust_request), callback=self._trust_answered)
         self.call_after_refresh(self.mount_panels)
+
+    async def _trust_answered(self, trusted: bool | None) -> None:
+        """The person's answer about a file from elsewhere; anything but a deliberate yes is no."""
+        assert self._trust_request is not None
+        path, _lines = self._trust_request
+        self._trust_request = None
+        chat = self.query_one(ChatPane)
+        if trusted:
+            import os
+
+            from tui.core.trust import trust
+
+            try:
+                trust(Path(path), self.profile, os.environ)
+            except OSError as error:
+                self.notify(f"consent not recorded: {error}", severity="error", markup=False)
+            self.blocked.clear()
+            self.blocked_servers.clear()
+            if self._controller is not None:
+                self._controller.engine.runner.blocked = {}
+            await chat.set_notice(self._notice())
+            await chat.add_line(f"✓ trusted {path}: its servers and providers are on", "info")
+            if self.profile.mcp_servers and self._mcp is None:
+                self.start_mcp()
+            return
+        off = ", ".join([*(f"provider {n}" for n in self.blocked), *(f"MCP server {n}" for n in self.blocked_servers)])
+        await chat.add_line(f"⚠ {path} is not trusted: {off} stay off (baton trust {path} turns them on)", "error")
 
     def on_key(self, event: events.Key) -> None:
         """Keys typed before the composer exists are kept for it, not lost. Before the
@@ -195,7 +232,7 @@ class BatonApp(App[None]):
         await self.screen.mount(Footer())  # last: once it is there, the screen is complete
         # The composer and footer took lines from the chat: keep its last line in view.
         self.call_after_refresh(chat.scroll_end, animate=False)
-        if {n for n in self.profile.mcp_servers if n not in self.blocked}:
+        if {n for n in self.profile.mcp_servers if n not in self.blocked_servers}:
             self.start_mcp()
 
     # ------------------------------------------------------------ the engine
@@ -361,6 +398,7 @@ class BatonApp(App[None]):
         data = session_to_dict(self.profile, conversation.snapshot() if snapshot else conversation)
         try:
             await asyncio.to_thread(write_session, target, data)
+            self._remember_written(target)
         except Exception as error:
             message = f"session not saved: {error}"
             if message != self._save_error:  # say it once, not on every turn
@@ -374,6 +412,22 @@ class BatonApp(App[None]):
         from tui.core.session import save_session
 
         await asyncio.to_thread(save_session, path, self.profile, self.conversation)
+        self._remember_written(path)
+
+    def _remember_written(self, path: Path) -> None:
+        """A file Baton wrote opens again without asking, unless its parts were off here:
+        saving an untrusted profile must not turn it into a trusted one."""
+        if path in self._trusted_paths or self.blocked or self.blocked_servers:
+            return
+        import os
+
+        from tui.core.trust import remember_written
+
+        try:
+            remember_written(path, self.profile, os.environ)
+        except OSError:
+            return
+        self._trusted_paths.add(path)
 
     async def _command_save(self, command: Command) -> None:
         if not command.path:
@@ -396,10 +450,20 @@ class BatonApp(App[None]):
     async def _command_load(self, command: Command) -> None:
         from tui.core.session import load_session
 
+        import os
+
+        from tui.core import trust
+
         path = Path(command.path or "").expanduser()
         profile, conversation = await asyncio.to_thread(load_session, path)
-        await self._replace(profile, conversation, path)
+        off = None if trust.is_trusted(path, profile, os.environ) else trust.blocked(profile, str(path))
+        await self._replace(profile, conversation, path, off)
         self.notify(f"opened {path}", markup=False)
+        if off is not None:
+            from .screens import TrustScreen
+
+            self._trust_request = (str(path), trust.exposure(profile).lines())
+            self.push_screen(TrustScreen(*self._trust_request), callback=self._trust_answered)
 
     async def _command_clear(self, command: Command) -> None:
         from tui.core.controller import default_session_path
@@ -408,8 +472,11 @@ class BatonApp(App[None]):
                             default_session_path(self.env))
         self.notify(f"new session: {self.session_path}", markup=False)
 
-    async def _replace(self, profile: Profile, conversation: Conversation, path: Path) -> None:
-        """Leave the current session (its file keeps all it had) and open another."""
+    async def _replace(
+        self, profile: Profile, conversation: Conversation, path: Path, blocked: Blocked | None = None
+    ) -> None:
+        """Leave the current session (its file keeps all it had) and open another; a new
+        profile brings its own trust (`blocked`: the parts that stay off)."""
         await self.cancel_run()
         await self.flush_saves()
         if self._controller is not None:
@@ -421,9 +488,12 @@ class BatonApp(App[None]):
         self._autosave = None
         self._last_route = None
         changed = profile is not self.profile
+        if changed:
+            self.blocked = dict(blocked.providers) if blocked else {}
+            self.blocked_servers = dict(blocked.mcp_servers) if blocked else {}
         self.profile, self._conversation, self.session_path = profile, conversation, path
         await self.show_conversation()
-        if changed and self.profile.mcp_servers:
+        if changed and {n for n in self.profile.mcp_servers if n not in self.blocked_servers}:
             self.start_mcp()
 
     async def flush_saves(self) -> None:
@@ -460,9 +530,13 @@ class BatonApp(App[None]):
         from tui.core.env import config_dir
         from tui.core.profile_io import save_profile
 
+        if self.blocked or self.blocked_servers:
+            raise ValueError("this profile's file is not trusted: it is not saved where it would be trusted "
+                             "(run baton trust on it first)")
         path = (Path(command.path).expanduser() if command.path
                 else config_dir(self.env) / "profiles" / f"{self.profile.name}.toml")
         await asyncio.to_thread(save_profile, self.profile, path)
+        self._remember_written(path)
         self.notify(f"profile saved to {path}", markup=False)
 
     async def _command_export(self, command: Command) -> None:
@@ -609,7 +683,7 @@ class BatonApp(App[None]):
     async def start_mcp(self) -> None:
         from tui.core.mcp.client import McpTools
 
-        servers = {name: d for name, d in self.profile.mcp_servers.items() if name not in self.blocked}
+        servers = {name: d for name, d in self.profile.mcp_servers.items() if name not in self.blocked_servers}
         self._mcp = McpTools(servers, self.env, approve=self.approve_tool)
         if self._controller is not None:
             self._controller.engine.tools = self._mcp
@@ -654,24 +728,35 @@ def _records(events: list[TimelineEvent]) -> list[dict[str, Any]]:
     return [e.to_record() for e in events]
 
 
-def run(profile_arg: str | None, session_arg: str | None) -> int:
-    """`baton`: open the app; a bad profile or session is one line on stderr, status 2."""
-    from tui.core.controller import SessionLock, default_session_path
-    from tui.core.env import load_environment
-    from tui.core.profile_io import ProfileError, find_profile, load_profile
-    from tui.core.session import SessionError, load_session
+def _one_line(text: str) -> str:
+    """Outside text (a file's name, its values) for stderr: controls shown, never obeyed."""
+    from tui.core.trust import visible
 
-    env = load_environment()
+    return " ".join(visible(text).split())
+
+
+def open_args(profile_arg: str | None, session_arg: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """What `baton [--profile P] [--session S]` opens: BatonApp's arguments. A file that
+    would run commands or send keys and is not trusted opens with those parts off and a
+    question. Raises ProfileError or SessionError (one line)."""
+    import os
+
+    from tui.core import trust
+    from tui.core.controller import default_session_path
+    from tui.core.profile_io import find_profile, load_profile
+    from tui.core.session import load_session
+
     conversation = None
     notices: list[str] = []
-    try:
-        profile = load_profile(find_profile(profile_arg)) if profile_arg else None
-        if session_arg and Path(session_arg).expanduser().exists():
-            session_profile, conversation = load_session(Path(session_arg).expanduser())
-            profile = profile or session_profile
-    except (ProfileError, SessionError) as error:
-        print(str(error), file=sys.stderr)
-        return 2
+    source: Path | None = None  # the file whose profile this is
+    profile = None
+    if profile_arg:
+        source = find_profile(profile_arg)
+        profile = load_profile(source)
+    if session_arg and Path(session_arg).expanduser().exists():
+        session_profile, conversation = load_session(Path(session_arg).expanduser())
+        if profile is None:
+            profile, source = session_profile, Path(session_arg).expanduser()
     session_path = Path(session_arg).expanduser() if session_arg else default_session_path(env)
     if conversation is not None and conversation.skipped:
         # Saving would drop what could not be read: the file stays as it was.
@@ -679,13 +764,42 @@ def run(profile_arg: str | None, session_arg: str | None) -> int:
                        f"{' …' if len(conversation.skipped) > 3 else ''}); the file is left as it was")
         session_path = default_session_path(env)
         notices.append(f"this session saves to {session_path}")
-    lock = SessionLock(session_path)
+    blocked = None
+    trust_request = None
+    if profile is not None and source is not None and not trust.is_trusted(source, profile, os.environ):
+        blocked = trust.blocked(profile, str(source))
+        trust_request = (str(source), trust.exposure(profile).lines())
+    return {"profile": profile or default_profile(env), "conversation": conversation, "env": env,
+            "session_path": session_path, "blocked": blocked, "trust_request": trust_request, "notices": notices}
+
+
+def _one_line(text: str) -> str:
+    """Outside text (a file's name, its values) for stderr: controls shown, never obeyed."""
+    from tui.core.trust import visible
+
+    return " ".join(visible(text).split())
+
+
+def run(profile_arg: str | None, session_arg: str | None) -> int:
+    """`baton`: open the app; a bad profile or session is one line on stderr, status 2."""
+    from tui.core.controller import SessionLock
+    from tui.core.env import load_environment
+    from tui.core.profile_io import ProfileError
+    from tui.core.session import SessionError
+
+    env = load_environment()
+    try:
+        args = open_args(profile_arg, session_arg, env)
+    except (ProfileError, SessionError) as error:
+        print(_one_line(str(error)), file=sys.stderr)
+        return 2
+    lock = SessionLock(args["session_path"])
     if not lock.acquire():
-        print(f"baton: {session_path} is open in another Baton; close it there first", file=sys.stderr)
+        print(_one_line(f"baton: {args['session_path']} is open in another Baton; close it there first"),
+              file=sys.stderr)
         return 2
     try:
-        BatonApp(profile or default_profile(env), conversation, env=env, session_path=session_path,
-                 notices=notices).run()
+        BatonApp(**args).run()
     finally:
         lock.release()
     return 0
