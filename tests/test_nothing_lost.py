@@ -1,0 +1,126 @@
+"""Nothing lost: /save that fails, /clear, odd session files, two apps on one file,
+an answer that comes back empty."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from fakellm import FakeLLM, Reply
+from test_app import SIZE, make_app, type_and_send
+from test_app_helpers import idle, screen_text, wait_for
+from test_cli import baton, write_profile
+
+from tui.core.controller import SessionLock
+from tui.core.session import load_session
+from tui.ui.app import BatonApp, open_args
+
+
+async def test_a_failed_save_keeps_saving_where_it_did_and_a_good_one_says_where(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    fake_llm.script("alpha", Reply(text="first"), Reply(text="second"), Reply(text="third"))
+    app = make_app(fake_llm, tmp_path)
+    home = tmp_path / "session.toml"
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where a folder should be")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await type_and_send(pilot, "one")
+        await idle(pilot, app)
+        await type_and_send(pilot, f"/save {blocked}/s.toml")
+        await wait_for(pilot, lambda: "still saves to" in screen_text(app))
+        assert app.session_path == home
+        await type_and_send(pilot, "two")
+        await idle(pilot, app)
+        assert [m.content for m in load_session(home)[1].messages][-1] == "second"  # autosave went on
+        elsewhere = tmp_path / "kept" / "moved.toml"
+        await type_and_send(pilot, f"/save {elsewhere}")
+        await wait_for(pilot, lambda: "now saves to" in screen_text(app))
+        await type_and_send(pilot, "three")
+        await idle(pilot, app)
+    assert [m.content for m in load_session(elsewhere)[1].messages][-1] == "third"
+    assert [m.content for m in load_session(home)[1].messages][-1] == "second"
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
+
+
+async def test_clear_starts_a_new_file_and_leaves_the_old_one_whole(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(text="kept answer"), Reply(text="fresh answer"))
+    app = make_app(fake_llm, tmp_path)
+    old = tmp_path / "session.toml"
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "before the clear")
+        await idle(pilot, app)
+        before = old.read_text()
+        await type_and_send(pilot, "/clear")
+        await wait_for(pilot, lambda: app.session_path != old)
+        await type_and_send(pilot, "after the clear")
+        await idle(pilot, app)
+        new = app.session_path
+    assert old.read_text() == before
+    assert [m.content for m in load_session(new)[1].messages] == ["after the clear", "fresh answer"]
+
+
+ODD = """version = 2
+title = "odd"
+[[messages]]
+id = "m1"
+role = "user"
+content = "a fine question"
+[[messages]]
+id = "m2"
+parent = "m1"
+role = "assistant"
+content = 42
+[[events]]
+type = "turn"
+model = "alpha"
+text = "x"
+latency_s = nan
+[[events]]
+type = "turn"
+model = "alpha"
+text = "a fine record"
+"""
+
+
+async def test_an_odd_session_opens_with_the_bad_parts_named_and_the_file_untouched(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    path = tmp_path / "odd.toml"
+    path.write_text(ODD)
+    args = open_args(None, str(path), {})
+    assert args["session_path"] != path  # saving would drop what could not be read
+    app = BatonApp(**args)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: "skipped what did not fit" in screen_text(app))
+        text = screen_text(app)
+        assert "a fine question" in text and "messages[1].content" in text
+    assert path.read_text() == ODD
+    assert [e.to_record()["text"] for e in args["conversation"].events] == ["a fine record"]
+
+
+def test_a_session_whose_top_level_does_not_fit_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "odd.toml"
+    path.write_text('version = "two"\n')
+    r = baton("--session", str(path), tmp=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "version" in r.stderr
+    assert "Traceback" not in r.stderr and path.read_text() == 'version = "two"\n'
+
+
+def test_a_second_app_on_the_same_session_file_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "shared.toml"
+    lock = SessionLock(path)
+    assert lock.acquire()
+    try:
+        r = baton("--session", str(path), tmp=tmp_path)
+    finally:
+        lock.release()
+    assert r.returncode == 2 and "open in another Baton" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_an_empty_answer_from_every_model_is_a_failure(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(text=""))
+    fake_llm.script("gamma", Reply(text=""))
+    profile = write_profile(tmp_path, fake_llm, '\n[fallbacks]\nalpha = ["gamma"]\n')
+    r = baton("ask", "--profile", str(profile), "hi", tmp=tmp_path)
+    assert r.returncode == 1 and "empty output" in r.stderr and r.stdout == ""
