@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tui.core.audit import AuditLog, default_audit_log
-from tui.core.files import SchemaError, atomic_write, convert, private_dir
+from tui.core.files import SchemaError, append_private, atomic_write, convert, private_dir
 from tui.core.profile import Profile
 from tui.core.profile_io import Invalid, ProfileError, parse_profile, save_profile
 
@@ -51,6 +51,14 @@ def test_private_dir_refuses_a_file(tmp_path: Path):
     (tmp_path / "f").write_text("")
     with pytest.raises(OSError):
         private_dir(tmp_path / "f")
+
+
+def test_append_private_appends_to_a_private_file(tmp_path: Path):
+    path = tmp_path / "logs" / "crash.log"
+    append_private(path, "one\n")
+    path.chmod(0o644)
+    append_private(path, "two\n")
+    assert (path.read_text(), mode(path), mode(path.parent)) == ("one\ntwo\n", 0o600, 0o700)
 
 
 def test_a_saved_profile_is_private(tmp_path: Path):

@@ -6,6 +6,7 @@ from .schema import SchemaError, convert, from_table, to_table
 from .tomlfile import (
     FileFormatError,
     KeyPath,
+    append_private,
     atomic_write,
     dump_toml,
     format_key,
@@ -20,6 +21,7 @@ __all__ = [
     "FileFormatError",
     "KeyPath",
     "SchemaError",
+    "append_private",
     "atomic_write",
     "convert",
     "dump_toml",

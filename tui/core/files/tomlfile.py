@@ -346,6 +346,12 @@ def open_private(path: Path) -> int:
     return fd
 
 
+def append_private(path: Path, text: str) -> None:
+    """Append `text` to `path` (a crash log, say), creating it 0600 in 0700 directories."""
+    with os.fdopen(open_private(path), "a", encoding="utf-8") as f:
+        f.write(text)
+
+
 def atomic_write(path: Path, text: str, mode: int = FILE_MODE) -> None:
     """Replace `path` with `text` so that a reader sees the old file or the new, never half.
 
