@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
+import html
+import re
 from collections.abc import Callable
 
-from rich.console import Console
+from rich.cells import cell_len
 from textual.app import App
 
 from tui.core.profile import HandoffConf, ModelDef, Profile, ProviderDef
@@ -31,13 +32,24 @@ def fake_profile(base_url: str = "http://127.0.0.1:9/v1", **overrides: object) -
     return profile
 
 
+# One run of text in the SVG that App.export_screenshot() writes (Rich's SVG export):
+# its column is x / 12.2 (20 px cells at Rich's 0.61 aspect ratio), its row in the clip id.
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^)]*-line-(\d+)\)">(.*?)</text>')
+_CELL_WIDTH = 20 * 0.61
+
+
 def screen_text(app: App) -> str:
-    """What the terminal shows, as plain text."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True,
-                      legacy_windows=False, color_system=None)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
+    """What the terminal shows, as plain text, read from the app's own screenshot."""
+    rows: dict[int, list[tuple[int, str]]] = {}
+    for x, row, text in _SVG_TEXT.findall(app.export_screenshot()):
+        rows.setdefault(int(row), []).append((round(float(x) / _CELL_WIDTH), html.unescape(text).replace("\xa0", " ")))
+    lines = []
+    for row in range(app.size.height):
+        line = ""
+        for column, text in sorted(rows.get(row, [])):
+            line += " " * max(0, column - cell_len(line)) + text
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -184,28 +184,26 @@ async def test_once_asks_every_time_and_deny_is_an_error(tmp_path: Path) -> None
 
 
 async def test_a_slow_call_times_out(tmp_path: Path) -> None:
-    box = McpTools({"lazy": echo_def(timeout_s=1.0)}, {}, log_dir=tmp_path)
+    # Start-up has its own generous bound, so a slow machine cannot turn this into a
+    # failed start; only the call's bound is short, against a call that never ends.
+    box = McpTools({"lazy": echo_def(timeout_s=0.5, start_timeout_s=120)}, {}, log_dir=tmp_path)
     try:
-        await box.start()
-        started = time.monotonic()
-        result = await box.call("lazy__slow", {"seconds": 30})
-        elapsed = time.monotonic() - started
+        assert await box.start() == []
+        result = await box.call("lazy__slow", {"seconds": 3600})
         after = await box.call("lazy__add", {"a": 1, "b": 1})
     finally:
         await box.aclose()
-    assert result.is_error and "timed out after 1s" in result.text
-    assert elapsed < 5
+    assert result.is_error and result.text == "lazy/slow timed out after 0.5s"
     assert after.text == "2"  # the server is still usable after a timed-out call
 
 
-async def test_cancelling_a_call_propagates_promptly(tools: McpTools) -> None:
-    task = asyncio.create_task(tools.call("echo_main__slow", {"seconds": 30}))
-    await asyncio.sleep(0.5)
-    started = time.monotonic()
+async def test_cancelling_a_call_propagates(tools: McpTools) -> None:
+    task = asyncio.create_task(tools.call("echo_main__slow", {"seconds": 3600}))
+    await asyncio.sleep(0.2)  # let the call reach the server
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 2
+    async with asyncio.timeout(30):  # a guard against a hang, not a measurement
+        with pytest.raises(asyncio.CancelledError):
+            await task
     assert (await tools.call("echo_main__add", {"a": 1, "b": 1})).text == "2"
 
 
@@ -221,25 +219,68 @@ async def test_a_server_that_dies_is_marked_failed_and_reported_once(tools: McpT
     assert tools.owner("echo_main__add") == ("echo.main", "add")
 
 
-async def test_calls_run_concurrently(tools: McpTools) -> None:
-    started = time.monotonic()
-    results = await asyncio.gather(
-        *(tools.call("echo_main__slow", {"seconds": 1}) for _ in range(3))
-    )
-    assert [r.text for r in results] == ["slept 1.0"] * 3
-    assert time.monotonic() - started < 2.5
+async def test_calls_run_concurrently(tmp_path: Path) -> None:
+    # Each call waits until all three have arrived: calls sent one at a time would
+    # never meet, and the first would time out instead.
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("meet")
+    arrived: list[int] = []
+    everyone = asyncio.Event()
+
+    @server.tool()
+    async def meet(n: int) -> str:
+        """Wait for the others."""
+        arrived.append(n)
+        if len(arrived) == 3:
+            everyone.set()
+        await everyone.wait()
+        return f"met {n}"
+
+    box = McpTools({}, {}, log_dir=tmp_path)
+    try:
+        assert await box.add_in_process("meet", server, timeout_s=60) is None
+        results = await asyncio.gather(*(box.call("meet__meet", {"n": n}) for n in range(3)))
+    finally:
+        await box.aclose()
+    assert [r.text for r in results] == ["met 0", "met 1", "met 2"]
 
 
 async def test_a_server_that_never_answers_times_out_at_start(tmp_path: Path) -> None:
-    mute = McpServerDef(command=sys.executable, args=["-c", "import time; time.sleep(60)"], timeout_s=1.0)
+    # The start-up bound applies, not the (long) bound on each call.
+    mute = McpServerDef(
+        command=sys.executable, args=["-c", "import time; time.sleep(60)"], timeout_s=600, start_timeout_s=0.5
+    )
     box = McpTools({"mute": mute}, {}, log_dir=tmp_path)
-    started = time.monotonic()
     try:
         problems = await box.start()
     finally:
         await box.aclose()
-    assert problems == ["mcp server 'mute' failed to start: no answer within 1s"]
-    assert time.monotonic() - started < 8
+    assert problems == ["mcp server 'mute' failed to start: no answer within 0.5s"]
+
+
+async def test_server_logs_are_private(tmp_path: Path) -> None:
+    logs = tmp_path / "data" / "mcp-logs"
+    box = McpTools({"echo": echo_def()}, {}, log_dir=logs)
+    try:
+        assert await box.start() == []
+    finally:
+        await box.aclose()
+    assert (logs.stat().st_mode & 0o777, (logs / "echo.log").stat().st_mode & 0o777) == (0o700, 0o600)
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+
+
+async def test_an_existing_open_log_file_is_tightened(tmp_path: Path) -> None:
+    log = tmp_path / "echo.log"
+    log.write_text("old line\n")
+    log.chmod(0o644)
+    box = McpTools({"echo": echo_def()}, {}, log_dir=tmp_path)
+    try:
+        assert await box.start() == []
+    finally:
+        await box.aclose()
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert log.read_text().startswith("old line\n")
 
 
 async def test_in_process_server(tmp_path: Path) -> None:

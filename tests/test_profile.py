@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from tui.core.profile import (
-    Constraints,
     ConsensusConf,
+    Constraints,
     HandoffConf,
+    Limits,
     McpServerDef,
     ModelDef,
     ParallelConf,
@@ -94,10 +95,15 @@ def full_profile() -> Profile:
         ),
         mcp_servers={
             "files": McpServerDef(command="python", args=["-m", "srv"], env={"A": "1"}, cwd="/tmp", approve=True),
-            "remote": McpServerDef(url="http://127.0.0.1:9000/mcp", headers={"X-Token-Name": "T"}, timeout_s=5.0),
+            "remote": McpServerDef(
+                url="http://127.0.0.1:9000/mcp", headers={"X-Token-Name": "T"}, timeout_s=5.0, start_timeout_s=12.5
+            ),
             "search": McpServerDef(slug="dedalus-labs/brave-search-mcp"),
         },
         keymap={"handoff": "ctrl+h", "cancel": "escape"},
+        limits=Limits(
+            connect_timeout_s=3.0, first_token_timeout_s=20.0, idle_timeout_s=15.0, turn_timeout_s=90.0, budget_usd=1.5
+        ),
     )
 
 
@@ -144,7 +150,10 @@ def test_examples_cover_the_workflows():
 
     ollama = load_profile(PROFILES / "ollama.toml")
     assert all(m.model.startswith("ollama/") for m in ollama.models.values())
+    assert ollama.limits.first_token_timeout_s == 180.0
     assert not ollama.providers
+
+    assert rw.limits.budget_usd == 5.0 and rw.limits.turn_timeout_s == 600.0
 
     dedalus = load_profile(PROFILES / "dedalus.toml")
     assert dedalus.models["researcher"].model == "dedalus/openai/gpt-4.1"
@@ -257,7 +266,10 @@ def test_unknown_alias_names_the_key_path():
         ('[consensus]\nmodels = ["nope"]', "p.toml:5:11: consensus.models[0]:"),
         ('[consensus]\njudge = "nope"', "p.toml:5:1: consensus.judge:"),
         ('[routing.rules]\nresearch = "nope"', "p.toml:5:1: routing.rules.research:"),
-        ('[[pipeline.stages]]\nmodel = "a"\n[[pipeline.stages]]\nmodel = "nope"', "p.toml:7:1: pipeline.stages[1].model:"),
+        (
+            '[[pipeline.stages]]\nmodel = "a"\n[[pipeline.stages]]\nmodel = "nope"',
+            "p.toml:7:1: pipeline.stages[1].model:",
+        ),
         ('[[pipeline.stages]]\nmodel = "a"\nchecker = "nope"', "p.toml:6:1: pipeline.stages[0].checker:"),
     ],
 )
@@ -270,7 +282,10 @@ def test_a_reference_may_be_a_model_reference_instead_of_an_alias():
     p = parse_profile('[handoff]\ntargets = ["openai/gpt-4o-mini", "claude-sonnet-4-5", "ollama/llama3.2"]\n')
     assert len(p.handoff.targets) == 3
     message = error_of('[handoff]\ntargets = ["nowhere/model"]\n')
-    assert message == "p.toml:2:12: handoff.targets[0]: unknown provider 'nowhere' in model 'nowhere/model' (aliases in this profile: none)"
+    assert message == (
+        "p.toml:2:12: handoff.targets[0]: unknown provider 'nowhere' in model 'nowhere/model'"
+        " (aliases in this profile: none)"
+    )
 
 
 def test_a_profile_provider_makes_references_valid():
@@ -299,12 +314,13 @@ def test_provider_rules():
     assert error_of('[providers.w]\nkind = "gemini"\nbase_url = "x"\n') == (
         'p.toml:2:1: providers.w.kind: expected one of "openai", "anthropic", got "gemini"'
     )
-    assert error_of("[providers.w]\nkind = \"openai\"\n").startswith("p.toml:1:1: providers.w.base_url: needs a base_url")
+    assert error_of('[providers.w]\nkind = "openai"\n').startswith("p.toml:1:1: providers.w.base_url: needs a base_url")
 
 
 def test_mcp_server_needs_exactly_one_way_to_reach_it():
     assert error_of('[mcp_servers.a]\ncommand = "x"\nurl = "http://y"\n') == (
-        "p.toml:1:1: mcp_servers.a: needs exactly one of command (stdio), url (HTTP) or slug (hosted), got command and url"
+        "p.toml:1:1: mcp_servers.a: needs exactly one of command (stdio), url (HTTP) or slug (hosted),"
+        " got command and url"
     )
     assert error_of("[mcp_servers.a]\napprove = true\n").endswith("got none")
     assert error_of('[mcp_servers.a]\nurl = "http://y"\nargs = ["x"]\n').startswith(

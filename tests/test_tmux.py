@@ -1,12 +1,12 @@
 """`baton` in a real terminal: tmux types, capture-pane reads the screen.
 
 This is the whole program as a person runs it (console script, real pty, real stderr
-drawing), against the loopback server. tmux is installed if the machine lacks it.
+drawing), against the loopback server. tmux must be installed (`.ci/run` installs it);
+without it this test fails, it never skips.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -19,16 +19,10 @@ from fakellm import Reply
 SESSION = "baton-test"
 
 
-def ensure_tmux() -> str:
-    found = shutil.which("tmux")
-    if found:
-        return found
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "tmux"], capture_output=True, timeout=300)
+def find_tmux() -> str:
     found = shutil.which("tmux")
     if not found:
-        pytest.fail("tmux is needed for this test and could not be installed (apt-get install tmux)")
+        pytest.fail("tmux is not installed: this test needs it (apt-get install tmux; .ci/run installs it)")
     return found
 
 
@@ -58,7 +52,7 @@ class Terminal:
 
 @pytest.fixture
 def terminal(tmp_path):
-    term = Terminal(ensure_tmux(), tmp_path / "tmux.sock")
+    term = Terminal(find_tmux(), tmp_path / "tmux.sock")
     yield term
     term.run("kill-server")
 
@@ -108,3 +102,9 @@ model = "fakea/beta"
         time.sleep(0.1)
     text = session.read_text()
     assert "echo: one more" in text and 'type = "handoff"' in text
+
+
+def test_a_missing_tmux_fails_instead_of_skipping(monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(pytest.fail.Exception, match="tmux is not installed"):
+        find_tmux()

@@ -31,7 +31,8 @@ def _table_rates(provider: str, model_id: str) -> tuple[float, float] | None:
     if provider not in _TABLE_PROVIDERS:
         return None
     try:
-        from genai_prices import Usage as PUsage, calc_price
+        from genai_prices import Usage as PUsage
+        from genai_prices import calc_price
 
         million = 1_000_000
         inp = calc_price(PUsage(input_tokens=million, output_tokens=0), model_id, provider_id=provider)

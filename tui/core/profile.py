@@ -88,7 +88,19 @@ class McpServerDef:
     headers: dict[str, str] = field(default_factory=dict)
     slug: str | None = None  # hosted by the Dedalus provider
     approve: bool = False  # ask the person before each call
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # for each tool call
+    start_timeout_s: float = 30.0  # to start or connect and list the tools
+
+
+@dataclass
+class Limits:
+    """Every wait is bounded, and money too (seconds; USD)."""
+
+    connect_timeout_s: float = 10.0
+    first_token_timeout_s: float = 60.0
+    idle_timeout_s: float = 60.0  # between two pieces of a stream
+    turn_timeout_s: float = 600.0  # a whole turn, retries and fallbacks included
+    budget_usd: float | None = None  # per session in the app, per run in `baton ask`
 
 
 @dataclass
@@ -107,3 +119,4 @@ class Profile:
     pipeline: PipelineConf = field(default_factory=PipelineConf)
     mcp_servers: dict[str, McpServerDef] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> keys
+    limits: Limits = field(default_factory=Limits)

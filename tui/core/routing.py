@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .models import ModelError, resolve_model
 from .profile import Constraints, Profile
@@ -78,8 +79,8 @@ def classify(text: str, profile: Profile) -> tuple[str, str]:
         hits = _hits(lowered, [w.lower() for w in words])
         if hits:
             scores[task] = hits + hits  # the profile's own words weigh double
-    for task, words in TASK_SIGNALS.items():
-        hits = _hits(lowered, words)
+    for task, signals in TASK_SIGNALS.items():
+        hits = _hits(lowered, signals)
         if hits:
             scores.setdefault(task, []).extend(hits)
     if not scores:
@@ -87,8 +88,8 @@ def classify(text: str, profile: Profile) -> tuple[str, str]:
             return "quick_answer", "short message with no task signals"
         return "research", "no task signals; longer message treated as research"
     task = max(scores, key=lambda t: len(scores[t]))
-    words = sorted(set(scores[task]))
-    return task, f"matched {', '.join(repr(w) for w in words[:4])}"
+    found = sorted(set(scores[task]))
+    return task, f"matched {', '.join(repr(w) for w in found[:4])}"
 
 
 def estimated_cost(profile: Profile, model: str) -> float | None:
@@ -121,7 +122,7 @@ def violations(profile: Profile, model: str, c: Constraints) -> list[str]:
     return out
 
 
-def constraints_from_dict(d: Mapping | None, base: Constraints | None = None) -> Constraints:
+def constraints_from_dict(d: Mapping[str, Any] | None, base: Constraints | None = None) -> Constraints:
     base = base or Constraints()
     d = d or {}
     strengths = list(d.get("strengths") or d.get("capabilities") or base.strengths)
@@ -136,7 +137,7 @@ def select_model(
     task: str,
     profile: Profile,
     env: Mapping[str, str],
-    constraints: Mapping | Constraints | None = None,
+    constraints: Mapping[str, Any] | Constraints | None = None,
     *,
     task_type: str | None = None,
     why: str = "",
@@ -154,7 +155,7 @@ def select_model(
     rule = profile.routing.rules.get(task_type)
     if rule:
         preferred.append((rule, f"rule {task_type} -> {rule}"))
-    for alias, d in profile.models.items():
+    for alias in profile.models:
         if _has_strengths(profile, alias, [task_type]) and alias != rule:
             preferred.append((alias, f"{alias} is strong at {task_type}"))
     if profile.default_model and all(m != profile.default_model for m, _ in preferred):

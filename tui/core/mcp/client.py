@@ -15,14 +15,16 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from ..env import data_dir
+from ..files.tomlfile import open_private
 from ..profile import McpServerDef
 from ..tools import ApproveFn, ToolResult
 from ..types import ToolSpec
@@ -106,12 +108,18 @@ class McpTools:
         return [p for p in problems if p]
 
     async def add_in_process(
-        self, name: str, server: Any, *, approve: bool = False, timeout_s: float = 30.0
+        self,
+        name: str,
+        server: Any,
+        *,
+        approve: bool = False,
+        timeout_s: float = 30.0,
+        start_timeout_s: float = 30.0,
     ) -> str | None:
         """Connect to a Server or MCPServer object in this process (tests, built-ins)."""
         if name in self._servers:
             raise ValueError(f"mcp server {name!r} already exists")
-        definition = McpServerDef(approve=approve, timeout_s=timeout_s)
+        definition = McpServerDef(approve=approve, timeout_s=timeout_s, start_timeout_s=start_timeout_s)
         entry = _Server(name, definition, "in-process", in_process=server)
         self._servers[name] = entry
         problem = await self._start_one(entry)
@@ -136,7 +144,8 @@ class McpTools:
         self._names = {}
 
     async def _start_one(self, server: _Server) -> str | None:
-        timeout = server.definition.timeout_s
+        # Start-up (spawn, handshake, tool list) has its own bound; each call has timeout_s.
+        timeout = server.definition.start_timeout_s
         server.task = asyncio.create_task(self._serve(server), name=f"mcp:{server.name}")
         try:
             async with asyncio.timeout(timeout):
@@ -207,11 +216,11 @@ class McpTools:
         errlog = stack.enter_context(self._open_log(server))
         return stdio_client(params, errlog=errlog)
 
-    def _open_log(self, server: _Server) -> Any:
+    def _open_log(self, server: _Server) -> TextIO:
+        """The server's stderr file: private (0600 in a 0700 directory), appended to."""
         directory = self._log_dir or data_dir(self._env) / "mcp-logs"
-        directory.mkdir(parents=True, exist_ok=True)
         server.log_path = directory / f"{_INVALID_NAME_CHAR.sub('_', server.name)}.log"
-        log = open(server.log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        log = os.fdopen(open_private(server.log_path), "a", encoding="utf-8", buffering=1)
         server.log_offset = log.tell()
         return log
 
@@ -394,10 +403,10 @@ def _object_schema(schema: Any) -> dict[str, Any]:
     """The tool's input schema as a JSON object schema, which both providers require."""
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         return {"type": "object", "properties": {}}
-    schema = dict(schema)
-    schema["type"] = "object"
-    schema.setdefault("properties", {})
-    return schema
+    out: dict[str, Any] = dict(schema)
+    out["type"] = "object"
+    out.setdefault("properties", {})
+    return out
 
 
 def result_text(result: Any) -> str:
