@@ -28,14 +28,14 @@ async def test_a_failed_save_keeps_saving_where_it_did_and_a_good_one_says_where
         await type_and_send(pilot, "one")
         await idle(pilot, app)
         await type_and_send(pilot, f"/save {blocked}/s.toml")
-        await wait_for(pilot, lambda: "still saves to" in screen_text(app))
+        await wait_for(pilot, lambda: "not saved to" in screen_text(app))
         assert app.session_path == home
         await type_and_send(pilot, "two")
         await idle(pilot, app)
         assert [m.content for m in load_session(home)[1].messages][-1] == "second"  # autosave went on
         elsewhere = tmp_path / "kept" / "moved.toml"
         await type_and_send(pilot, f"/save {elsewhere}")
-        await wait_for(pilot, lambda: "now saves to" in screen_text(app))
+        await wait_for(pilot, lambda: app.session_path == elsewhere)
         await type_and_send(pilot, "three")
         await idle(pilot, app)
     assert [m.content for m in load_session(elsewhere)[1].messages][-1] == "third"

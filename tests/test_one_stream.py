@@ -164,6 +164,7 @@ async def test_a_cancelled_round_then_a_finished_one_reopen_to_the_same_screen(
         await idle(pilot, app)
         before_end = screen_text(app)
         app.query_one("#chat").scroll_home(animate=False)
+        await wait_for(pilot, lambda: app.query_one("#chat").scroll_y == 0)
         await pilot.pause(0.3)
         before = screen_text(app)
     profile_, conversation = load_session(tmp_path / "session.toml")
@@ -173,6 +174,7 @@ async def test_a_cancelled_round_then_a_finished_one_reopen_to_the_same_screen(
         await pilot.pause(0.3)
         after_end = screen_text(fresh)
         fresh.query_one("#chat").scroll_home(animate=False)
+        await wait_for(pilot, lambda: fresh.query_one("#chat").scroll_y == 0)
         await pilot.pause(0.3)
         after = screen_text(fresh)
 

@@ -141,6 +141,7 @@ class TimelineEvent:
                 values[f.name] = _coerce(data.pop(f.name), hints[f.name], f.name)
         if data:
             raise RecordError(f"{kind} event has unknown keys: {', '.join(sorted(data))}")
+        _check_finite(values, kind)
         try:
             return cls(**values)
         except TypeError as exc:
@@ -298,6 +299,18 @@ _EVENT_TYPES: dict[str, type[TimelineEvent]] = {
                 ParallelEvent,
                 ConsensusEvent, StageEvent, ValidationEvent, NoticeEvent)
 }
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """NaN and infinities are not numbers a record may hold, however deep."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecordError(f"{where}: a number that is not finite")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_finite(v, where)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_finite(v, where)
 
 
 def _coerce(value: Any, tp: Any, name: str) -> Any:

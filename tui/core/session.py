@@ -170,6 +170,14 @@ def message_from_dict(value: Any, key: KeyPath) -> Message:
     )
 
 
+def _list(d: dict[str, Any], name: str) -> list[Any]:
+    """An array of tables, each checked on its own (one that does not fit is skipped)."""
+    value = d.get(name, [])
+    if not isinstance(value, list):
+        raise Invalid((name,), f"expected an array of tables, got {type(value).__name__}")
+    return value
+
+
 def session_from_dict(d: dict[str, Any]) -> tuple[Profile, Conversation]:
     """The profile and conversation of a parsed session table; raises Invalid for a top
     level that does not fit, and skips (naming them) messages and events that do not."""
@@ -181,8 +189,8 @@ def session_from_dict(d: dict[str, Any]) -> tuple[Profile, Conversation]:
         profile = profile_from_table(d.get("profile", {}))
     except Invalid as exc:
         raise Invalid(("profile",) + exc.key, exc.message) from None
-    raw_messages = convert(d.get("messages", []), list[Any], ("messages",))
-    raw_events = convert(d.get("events", []), list[Any], ("events",))
+    raw_messages = _list(d, "messages")
+    raw_events = _list(d, "events")
     skipped: list[Invalid] = []
     messages: list[Message] = []
     for i, raw in enumerate(raw_messages):
