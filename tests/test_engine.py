@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -13,13 +12,13 @@ from tui.core.audit import AuditLog
 from tui.core.controller import audit_sink
 from tui.core.engine import Engine, drain
 from tui.core.events import (
-    RunCancelled,
     ConsensusEvent,
     FallbackEvent,
     HandoffEvent,
     ParallelEvent,
     RetryEvent,
     RouteEvent,
+    RunCancelled,
     RunFailed,
     RunFinished,
     StageEvent,

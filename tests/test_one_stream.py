@@ -9,7 +9,6 @@ from fakellm import FakeLLM, Reply
 from test_app import SIZE, make_app, type_and_send
 from test_app_helpers import idle, screen_text, wait_for
 
-from tui.core.conversation import Conversation
 from tui.core.engine import Engine, drain
 from tui.core.events import MessageAdded, RunCancelled, RunFinished, TextDelta, TurnStarted
 from tui.core.history import wire_messages

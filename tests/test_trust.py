@@ -197,8 +197,16 @@ def test_a_broken_store_trusts_nothing(tmp_path: Path, env: dict[str, str]) -> N
 def test_files_in_batons_own_directories_are_trusted(env: dict[str, str]) -> None:
     for folder in (env["BATON_CONFIG_DIR"], env["BATON_DATA_DIR"]):
         assert is_trusted(Path(folder) / "profiles" / "mine.toml", hostile(), env)
-        assert is_trusted(Path(folder) / "sessions" / "2026.toml", hostile(), env)
     assert not os.path.exists(store_path(env))  # nothing had to be recorded
+
+
+def test_sessions_are_trusted_only_when_baton_saved_them_with_their_parts_on(env: dict[str, str]) -> None:
+    """The app autosaves sessions of untrusted files too (with their parts off): where a
+    session lies must not make it trusted, or opening a file once would launder it."""
+    session = Path(env["BATON_DATA_DIR"]) / "sessions" / "2026.toml"
+    assert not is_trusted(session, hostile(), env)
+    remember_written(session, hostile(), env)
+    assert is_trusted(session, hostile(), env)
 
 
 def test_files_baton_wrote_stay_trusted(tmp_path: Path, env: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -22,7 +22,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse prints a usage block; one line is enough
+    def error(self, message: str) -> NoReturn:  # argparse prints a usage block; one line is enough
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
@@ -388,8 +388,9 @@ async def _start_tools(profile: Any, env: dict[str, str], approve_all: bool):
     if not profile.mcp_servers:
         return None
     from tui.core.mcp.client import McpTools
+    from tui.core.tools import Approval
 
-    async def approve(server: str, tool: str, arguments: dict) -> str:
+    async def approve(server: str, tool: str, arguments: dict[str, Any]) -> Approval:
         return "session"
 
     tools = McpTools(profile.mcp_servers, env, approve=approve if approve_all else None)

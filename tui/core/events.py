@@ -17,8 +17,8 @@ model's name for each answer of a parallel or consensus round.
 
 from __future__ import annotations
 
-import time
 import math
+import time
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -141,7 +141,7 @@ class TimelineEvent:
                 values[f.name] = _coerce(data.pop(f.name), hints[f.name], f.name)
         if data:
             raise RecordError(f"{kind} event has unknown keys: {', '.join(sorted(data))}")
-        _check_finite(values, kind)
+        _check_finite(values, str(kind))
         try:
             return cls(**values)
         except TypeError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .profile import Profile
@@ -81,7 +81,7 @@ def build_package(
         "source_model": source_model,
         "target_model": target_model,
         "instructions": instructions,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "metadata": {
             "task_type": task_type,
             "expected_output_format": _EXPECTED_OUTPUT.get(task_type, "a complete answer"),

@@ -10,7 +10,8 @@ stream and nothing follows it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from .conversation import Conversation
 from .events import Event, MessageAdded, RunCancelled, RunFailed, RunFinished, TurnEvent
@@ -22,7 +23,7 @@ _END = object()
 
 
 class Run:
-    def __init__(self, events: AsyncIterator[Event], conversation: Conversation, apply: Apply) -> None:
+    def __init__(self, events: AsyncGenerator[Event, None], conversation: Conversation, apply: Apply) -> None:
         self._events = events
         self._conversation = conversation
         self._apply = apply
@@ -96,10 +97,8 @@ class Run:
             self._emit(RunFailed(f"internal error: {type(exc).__name__}: {exc}"))
         finally:
             self.done = True
-            try:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._events.aclose()
-            except (Exception, asyncio.CancelledError):
-                pass
             self._queue.put_nowait(_END)
 
     def _cancelled(self) -> None:

@@ -277,12 +277,16 @@ class BatonApp(App[None]):
         conversation = self.conversation
         await self.query_one(ChatPane).show_conversation(conversation.messages, _records(conversation.events),
                                                          self._notice())
-        for timeline in self.query("#timeline").results():
+        from .timeline import Timeline
+
+        for timeline in self.query("#timeline").results(Timeline):
             timeline.reset(_records(conversation.events))
         self.refresh_routing()
 
     def refresh_routing(self) -> None:
-        for panel in self.query("#routing").results():  # none until the side pane is mounted
+        from .routing_panel import RoutingPanel
+
+        for panel in self.query("#routing").results(RoutingPanel):  # none until the side pane is mounted
             panel.show(self._routing_state())
 
     def _routing_state(self) -> RoutingState:
@@ -376,7 +380,9 @@ class BatonApp(App[None]):
         await self.workers.wait_for_complete([w for w in self.workers if w.group == "run"])
 
     def _timeline_event(self, event: TimelineEvent) -> None:
-        for timeline in self.query("#timeline").results():
+        from .timeline import Timeline
+
+        for timeline in self.query("#timeline").results(Timeline):
             timeline.add_records([event.to_record()])
 
     def _state_event(self, event: Event) -> None:
@@ -448,11 +454,10 @@ class BatonApp(App[None]):
         self.notify(f"saved: this session now saves to {path}", markup=False)
 
     async def _command_load(self, command: Command) -> None:
-        from tui.core.session import load_session
-
         import os
 
         from tui.core import trust
+        from tui.core.session import load_session
 
         path = Path(command.path or "").expanduser()
         profile, conversation = await asyncio.to_thread(load_session, path)
@@ -703,7 +708,9 @@ class BatonApp(App[None]):
     def _show_servers(self) -> None:
         if self._mcp is None:
             return
-        for panel in self.query("#routing").results():
+        from .routing_panel import RoutingPanel
+
+        for panel in self.query("#routing").results(RoutingPanel):
             panel.show_servers(self._mcp.status)
 
     async def approve_tool(self, server: str, tool: str, arguments: dict[str, Any]) -> Approval:
@@ -711,7 +718,8 @@ class BatonApp(App[None]):
         from .screens import ApprovalScreen
 
         answer: asyncio.Future[Approval] = asyncio.get_running_loop().create_future()
-        self.push_screen(ApprovalScreen(server, tool, arguments), callback=answer.set_result)
+        self.push_screen(ApprovalScreen(server, tool, arguments),
+                         callback=lambda choice: answer.set_result(choice or "deny"))
         return await answer
 
     async def on_unmount(self) -> None:
@@ -726,13 +734,6 @@ class BatonApp(App[None]):
 
 def _records(events: list[TimelineEvent]) -> list[dict[str, Any]]:
     return [e.to_record() for e in events]
-
-
-def _one_line(text: str) -> str:
-    """Outside text (a file's name, its values) for stderr: controls shown, never obeyed."""
-    from tui.core.trust import visible
-
-    return " ".join(visible(text).split())
 
 
 def open_args(profile_arg: str | None, session_arg: str | None, env: Mapping[str, str]) -> dict[str, Any]:

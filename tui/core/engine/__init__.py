@@ -9,7 +9,7 @@ Provider failures never raise out of an operation: they end it with `RunFailed`.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 
 from ..conversation import Conversation
 from ..events import Event, ModelSelected
@@ -112,7 +112,7 @@ class Engine:
 
     # -------------------------------------------------------------- operations
 
-    def _start(self, events: AsyncIterator[Event]) -> Run:
+    def _start(self, events: AsyncGenerator[Event, None]) -> Run:
         self.run = Run(events, self.conversation, self.apply)
         return self.run
 

@@ -4,7 +4,7 @@ runner and the tools; and the small helpers they all use."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -73,7 +73,7 @@ class Context:
         return {}, NoticeEvent(f"hosted MCP servers ({', '.join(slugs)}) are unavailable for {model}: "
                                "only the dedalus provider runs them")
 
-    async def problems(self) -> AsyncIterator[Event]:
+    async def problems(self) -> AsyncGenerator[Event, None]:
         """MCP servers that died since the last look, each reported once."""
         for problem in self.tools.problems() if self.tools is not None else ():
             yield NoticeEvent(problem)

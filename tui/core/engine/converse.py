@@ -4,7 +4,7 @@ a chain, and the tool loop that runs until the model answers."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from ..events import (
     Event,
@@ -28,7 +28,7 @@ from .turns import collect
 MAX_HANDOFFS = 6
 
 
-async def send(ctx: Context, text: str) -> AsyncIterator[Event]:
+async def send(ctx: Context, text: str) -> AsyncGenerator[Event, None]:
     """The person's message, answered by the active model or the routed one."""
     yield ctx.add(Message("user", text))
     if ctx.profile.routing.mode == "auto":
@@ -49,7 +49,7 @@ async def send(ctx: Context, text: str) -> AsyncIterator[Event]:
         yield ev
 
 
-async def user_handoff(ctx: Context, target: str, instructions: str) -> AsyncIterator[Event]:
+async def user_handoff(ctx: Context, target: str, instructions: str) -> AsyncGenerator[Event, None]:
     """Move the conversation to `target`; with instructions, it answers them now."""
     try:
         ctx.runner.resolve(target)
@@ -69,7 +69,7 @@ async def user_handoff(ctx: Context, target: str, instructions: str) -> AsyncIte
         yield ev
 
 
-async def chain(ctx: Context, prompt: str, models: list[str]) -> AsyncIterator[Event]:
+async def chain(ctx: Context, prompt: str, models: list[str]) -> AsyncGenerator[Event, None]:
     """The first model answers and may hand off along the rest of the chain."""
     yield ctx.add(Message("user", prompt))
     yield ModelSelected(models[0])
@@ -86,7 +86,7 @@ async def converse(
     history_base: list[Message] | None = None,
     chain_models: list[str] | None = None,
     depth: int = 0,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """`model` answers, running tools until it replies; a transfer_to_* call moves the
     rest of the run to the target (the first such call in a turn wins)."""
     transfers = transfer_tools([t for t in targets if t != model])

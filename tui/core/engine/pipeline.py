@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from ..events import Event, RunFailed, RunFinished, StageEvent, TurnFinished, ValidationEvent
 from ..profile import Stage
@@ -13,7 +13,7 @@ from .context import Context
 from .turns import collect
 
 
-async def pipeline(ctx: Context, prompt: str, stages: list[Stage]) -> AsyncIterator[Event]:
+async def pipeline(ctx: Context, prompt: str, stages: list[Stage]) -> AsyncGenerator[Event, None]:
     if not stages:
         yield RunFailed("the pipeline has no stages: give --pipeline M1,M2 or [[pipeline.stages]]")
         return
@@ -56,7 +56,7 @@ async def pipeline(ctx: Context, prompt: str, stages: list[Stage]) -> AsyncItera
 
 async def _check(
     ctx: Context, stage: Stage, output: str, parent: str | None, verdicts: list[str | None]
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Ask the stage's checker model its yes/no question; appends the reason it said no, or None."""
     question = stage.check_question or "Does this output fully answer the task?"
     ask = f"{question}\nAnswer yes or no, then one sentence.\n\nOutput:\n{output}"
@@ -99,7 +99,7 @@ def check_output(text: str, criterion: str | None) -> str | None:
         fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", body, re.DOTALL)
         try:
             json.loads(fenced.group(1) if fenced else body)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             return f"output is not valid JSON ({e.msg} at line {e.lineno})"
         return None
     if criterion.startswith("regex:"):

@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 from ..events import (
     ConsensusEvent,
@@ -26,7 +26,7 @@ from .turns import collect
 _DONE = object()
 
 
-async def merge(lanes: dict[str, AsyncIterator[Event]]) -> AsyncIterator[Event]:
+async def merge(lanes: Mapping[str, AsyncIterator[Event]]) -> AsyncGenerator[Event, None]:
     """Run several turns at once; yield their events as each arrives.
 
     Closing or cancelling the merged iterator cancels every lane, which closes their
@@ -62,7 +62,7 @@ async def merge(lanes: dict[str, AsyncIterator[Event]]) -> AsyncIterator[Event]:
 
 async def _round(
     ctx: Context, kind: str, prompt: str, models: list[str], results: dict[str, TurnFinished]
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """The person's prompt, then every model answering it at once, each in its lane."""
     question = ctx.add(Message("user", prompt))
     yield question
@@ -81,7 +81,9 @@ async def _round(
             yield ctx.add(Message("assistant", r.text, r.model, lane=lane), parent=qid)
 
 
-async def parallel(ctx: Context, prompt: str, models: list[str], synthesizer: str | None) -> AsyncIterator[Event]:
+async def parallel(
+    ctx: Context, prompt: str, models: list[str], synthesizer: str | None
+) -> AsyncGenerator[Event, None]:
     if not models:
         yield RunFailed("a parallel round needs at least one model")
         return
@@ -123,7 +125,7 @@ async def parallel(ctx: Context, prompt: str, models: list[str], synthesizer: st
     yield RunFinished(final, by)
 
 
-async def consensus(ctx: Context, prompt: str, models: list[str], judge: str) -> AsyncIterator[Event]:
+async def consensus(ctx: Context, prompt: str, models: list[str], judge: str) -> AsyncGenerator[Event, None]:
     if not models or not judge:
         yield RunFailed("a consensus round needs models and a judge")
         return

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
-from ..events import Event, FallbackEvent, MessageAdded, RetryEvent, TextDelta, TurnEvent, TurnFinished, TurnStarted
-from ..events import ValidationEvent
+from ..events import (
+    Event,
+    FallbackEvent,
+    MessageAdded,
+    RetryEvent,
+    TextDelta,
+    TurnEvent,
+    TurnFinished,
+    TurnStarted,
+    ValidationEvent,
+)
 from ..history import wire_messages
 from ..models import ModelError, ModelSpec, api_key, resolve_model
 from ..pricing import cost_usd
 from ..profile import Profile
-from ..providers.base import ChatRequest, Delta, Done, Provider, ProviderError
+from ..providers.base import ChatRequest, Delta, Done, Provider, ProviderError, ProviderEvent
 from ..types import Message, ToolSpec, new_id
 
 MAX_BACKOFF_S = 10.0
@@ -92,7 +101,7 @@ class TurnRunner:
         purpose: str = "answer",
         validate: bool = False,
         extra: Extra | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Try `model`, then its fallbacks in order; end with a TurnFinished."""
         order = [model] + [m for m in self.profile.fallbacks.get(model, []) if m != model]
         last_error = "no model tried"
@@ -128,7 +137,7 @@ class TurnRunner:
     async def _with_retries(
         self, spec: ModelSpec, history: list[Message], parent: str | None, system: str | None,
         tools: tuple[ToolSpec, ...], lane: str | None, purpose: str, extra: Extra | None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         attempt = 0
         while True:
             try:
@@ -153,7 +162,7 @@ class TurnRunner:
     async def _attempt(
         self, spec: ModelSpec, history: list[Message], system: str | None, tools: tuple[ToolSpec, ...],
         lane: str | None, purpose: str, extra: Extra | None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         request = ChatRequest(
             model=spec.model_id,
             messages=wire_messages(history, spec.name, {t.name for t in tools}),
@@ -165,7 +174,8 @@ class TurnRunner:
         )
         started = time.monotonic()
         yield TurnStarted(spec.name, lane, purpose)
-        async with aclosing(self.provider(spec).stream(request)) as stream:
+        stream_of = cast(AsyncGenerator[ProviderEvent, None], self.provider(spec).stream(request))
+        async with aclosing(stream_of) as stream:
             async for ev in stream:
                 if isinstance(ev, Delta):
                     if ev.text:
@@ -187,7 +197,7 @@ def _output_problem(result: TurnFinished, validate: bool) -> str | None:
     return None
 
 
-async def collect(events: AsyncIterator[Event], into: list[TurnFinished]) -> AsyncIterator[Event]:
+async def collect(events: AsyncIterator[Event], into: list[TurnFinished]) -> AsyncGenerator[Event, None]:
     """Pass a turn's events on, keeping its TurnFinished in `into` as well."""
     async for ev in events:
         if isinstance(ev, TurnFinished):
