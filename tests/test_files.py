@@ -204,14 +204,18 @@ def test_an_unwritable_audit_log_does_not_raise(tmp_path: Path):
     assert os.path.isfile(blocker)
 
 
-def test_a_session_with_nan_is_refused_with_its_place_and_saved_sessions_are_private(tmp_path: Path):
+def test_a_session_with_nan_is_skipped_with_its_place_and_saved_sessions_are_private(tmp_path: Path):
     from tui.core.conversation import Conversation
-    from tui.core.session import SessionError, load_session, save_session
+    from tui.core.session import load_session, save_session
 
     path = tmp_path / "sessions" / "s.toml"
     save_session(path, Profile(name="p"), Conversation())
     assert (mode(path), mode(path.parent)) == (0o600, 0o700)
     path.write_text('version = 1\n[profile]\nname = "p"\n\n[[events]]\ntype = "turn"\ncost = nan\n')
-    with pytest.raises(SessionError) as info:
-        load_session(path)
-    assert str(info.value) == f"{path}:7:1: events[0].cost: expected a number, got nan"
+    _, conversation = load_session(path)  # the event that does not fit is left out and named
+    assert conversation.events == []
+    assert conversation.skipped == [f"{path}:5:1: events[0]: turn event has unknown keys: cost"]
+    path.write_text('version = 1\n[profile]\nname = "p"\n\n[[events]]\ntype = "turn"\nmodel = "m"\ntext = ""\n'
+                    'latency_s = nan\n')
+    _, conversation = load_session(path)
+    assert conversation.events == [] and "latency_s: expected a finite number" in conversation.skipped[0]

@@ -8,7 +8,19 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from .events import Event, MessageAdded, ModelSelected, RunCancelled, RunFailed, RunFinished, TextDelta, TimelineEvent
+from .events import (
+    BranchSelected,
+    Event,
+    MessageAdded,
+    ModelSelected,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    TextDelta,
+    TimelineEvent,
+)
+
+_CHANGES = (MessageAdded, ModelSelected, BranchSelected, RunFinished, RunFailed, RunCancelled, TimelineEvent)
 
 SaveFn = Callable[[bool], Awaitable[None]]  # snapshot: include what is still streaming
 
@@ -25,7 +37,7 @@ class AutoSave:
         if isinstance(event, TextDelta):
             if time.monotonic() - self._last >= self.every_s:
                 self.request(snapshot=True)
-        elif isinstance(event, (MessageAdded, ModelSelected, RunFinished, RunFailed, RunCancelled, TimelineEvent)):
+        elif isinstance(event, _CHANGES):
             self.request(snapshot=False)
 
     def request(self, *, snapshot: bool = False) -> None:

@@ -18,6 +18,12 @@ USAGE: dict[str, str] = {
     "load": "/load PATH",
     "profile": "/profile save [PATH]",
     "export": "/export [PATH]",
+    "regen": "/regen [M]",
+    "edit": "/edit",
+    "fork": "/fork [PATH]",
+    "pick": "/pick N",
+    "tree": "/tree",
+    "sessions": "/sessions",
     "clear": "/clear",
     "help": "/help",
 }
@@ -38,7 +44,12 @@ Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
 | `/save [PATH]` · `/load PATH` | save or open a session |
 | `/profile save [PATH]` | write the profile (models, routes, rules) as TOML |
 | `/export [PATH]` | write the transcript as Markdown |
-| `/clear` · `/help` | start over · this help |
+| `/regen [M]` | answer the last question again (with M); both answers stay |
+| `/edit` | put your last question back in the composer; sending it starts a new branch |
+| `/fork [PATH]` | copy this branch into a new session and go on there |
+| `/pick N` | after a round, go on with answer N alone |
+| `/tree` · `/sessions` | jump to another branch · open another session |
+| `/clear` · `/help` | start over (a new session file) · this help |
 
 Without a PROMPT, a round re-asks your last message. Put `--` before a prompt that
 starts with a model's name.
@@ -50,6 +61,7 @@ starts with a model's name.
 | ctrl+r | switch routing between auto and manual |
 | ctrl+s | save the session |
 | ctrl+t | focus the timeline; enter on a line shows its details |
+| alt+left · alt+right | show the previous · next alternative of the last answer |
 | ctrl+p | command palette |
 | ctrl+q | quit |
 """
@@ -129,7 +141,15 @@ def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
     rest = rest.strip()
     if name not in USAGE:
         raise CommandError(f"unknown command {head!r}: /help lists the commands")
-    if name in ("clear", "help"):
+    if name == "regen":
+        if " " in rest:
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command(name, model=rest or None)
+    if name == "pick":
+        if not rest.isdigit() or int(rest) < 1:
+            raise CommandError(f"usage: {USAGE[name]} (N: the answer's column, from 1)")
+        return Command(name, text=rest)
+    if name in ("clear", "help", "edit", "tree", "sessions"):
         if rest:
             raise CommandError(f"usage: {USAGE[name]}")
         return Command(name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import (
+    BranchSelected,
     ConsensusEvent,
     Event,
     HandoffEvent,
@@ -94,9 +95,15 @@ class Conversation:
     def messages(self) -> list[Message]:
         """The active branch as shown: each round's answers just after their question."""
         out: list[Message] = []
+        shown: set[str] = set()
         for message in self.path():
+            if message.id in shown:
+                continue  # a round answer picked to go on from is already in its round
             out.append(message)
-            out.extend(self.nodes[c] for c in self.children.get(message.id, ()) if self.nodes[c].lane is not None)
+            for c in self.children.get(message.id, ()):
+                if self.nodes[c].lane is not None:
+                    out.append(self.nodes[c])
+                    shown.add(c)
         return out
 
     def __iter__(self) -> Iterator[Message]:
@@ -134,6 +141,8 @@ class Conversation:
             flight.chunks.append(event.text)
         elif isinstance(event, ModelSelected):
             self.active_model = event.model
+        elif isinstance(event, BranchSelected):
+            self.select(event.leaf)
         elif isinstance(event, (RunFinished, RunFailed, RunCancelled)):
             self.streaming.clear()
         elif isinstance(event, TimelineEvent):
@@ -153,11 +162,16 @@ class Conversation:
         if not self.title and message.role == "user" and message.content.strip():
             self.title = " ".join(message.content.split())[:80]
 
-    def select(self, leaf: str) -> None:
-        """Go on from another branch."""
-        if leaf not in self.nodes:
+    def select(self, leaf: str | None) -> None:
+        """Go on from another branch (None: from the start)."""
+        if leaf is not None and leaf not in self.nodes:
             raise KeyError(leaf)
         self.leaf = leaf
+
+    def leaves(self) -> list[Message]:
+        """The end of every branch, oldest first: what `/tree` offers to jump to."""
+        return [m for m in self.nodes.values()
+                if m.lane is None and not any(self.nodes[c].lane is None for c in self.children.get(m.id, ()))]
 
     def clear(self) -> None:
         self.nodes.clear()

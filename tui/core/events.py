@@ -6,7 +6,7 @@ audit log are sinks of the same stream.
 
 Two families:
 - stream events (`TurnStarted`, `TextDelta`, `MessageAdded`, `TurnFinished`,
-  `ModelSelected`, `RunFinished`, `RunFailed`, `RunCancelled`) drive the display and the
+  `ModelSelected`, `BranchSelected`, `RunFinished`, `RunFailed`, `RunCancelled`) drive the display and the
   conversation and are not part of the timeline;
 - timeline events (subclasses of `TimelineEvent`) are recorded: each has `type` (the
   name used in JSON, the session and the audit log), `to_record()` and `from_record()`.
@@ -70,6 +70,13 @@ class TurnFinished:
     error: str | None = None
     lane: str | None = None
     purpose: str = "answer"
+
+
+@dataclass(frozen=True)
+class BranchSelected:
+    """The conversation goes on from `leaf` (None: from the very start)."""
+
+    leaf: str | None
 
 
 @dataclass(frozen=True)
@@ -351,6 +358,6 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
 
 
 Event = (
-    TurnStarted | TextDelta | MessageAdded | TurnFinished | ModelSelected | RunFinished | RunFailed | RunCancelled
-    | TimelineEvent
+    TurnStarted | TextDelta | MessageAdded | TurnFinished | ModelSelected | BranchSelected | RunFinished | RunFailed
+    | RunCancelled | TimelineEvent
 )

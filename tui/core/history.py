@@ -14,7 +14,8 @@ from .types import Message
 def wire_messages(branch: list[Message], me: str, tool_names: set[str]) -> tuple[Message, ...]:
     """The branch as `me` should receive it.
 
-    Round answers (lanes) reach later turns only through the round's outcome; a partial
+    Round answers reach later turns only through the round's outcome, or alone when
+    the person picked one (then it is on the branch); a partial
     answer is kept only if the person wrote after it (a cancelled answer they saw); tool
     calls to tools this model is not offered, or made by another model (a handoff),
     become plain text, and so do their results: both wire formats reject calls to
@@ -24,7 +25,7 @@ def wire_messages(branch: list[Message], me: str, tool_names: set[str]) -> tuple
     """
     out: list[Message] = []
     flattened: set[str] = set()
-    visible = [m for m in branch if m.lane is None]
+    visible = list(branch)  # round answers reach a branch only when picked to go on from
     for i, m in enumerate(visible):
         if m.role == "assistant" and m.partial and (i + 1 == len(visible) or visible[i + 1].role == "assistant"):
             continue  # a cut attempt that a retry or fallback replaces

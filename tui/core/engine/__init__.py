@@ -12,11 +12,12 @@ import random
 from collections.abc import AsyncGenerator, Callable, Mapping
 
 from ..conversation import Conversation
-from ..events import Event, ModelSelected
+from ..events import BranchSelected, Event, ModelSelected
 from ..profile import Profile, Stage
 from ..routing import TASK_TYPES
 from ..run import Run, drain
 from ..tools import ToolBox
+from ..types import Message
 from . import converse, pipeline, rounds
 from .context import Context
 from .turns import TurnRunner
@@ -136,4 +137,31 @@ class Engine:
 
     def consensus(self, prompt: str, models: list[str], judge: str) -> Run:
         return self._start(rounds.consensus(self.ctx, prompt, models, judge))
+
+    def regenerate(self, model: str | None = None) -> Run:
+        """The last question answered again; both answers stay, the new one is shown."""
+        return self._start(converse.regenerate(self.ctx, model))
+
+    def edit(self, question_id: str, text: str) -> Run:
+        """`text` asked in place of an earlier question, on a new branch."""
+        return self._start(converse.edit(self.ctx, question_id, text))
+
+    def select(self, leaf: str | None) -> None:
+        """Go on from another branch (an alternative, a picked round answer, /tree)."""
+        if leaf is not None and leaf not in self.conversation.nodes:
+            raise ValueError("no such message in this conversation")
+        self.apply(BranchSelected(leaf))
+
+    def pick(self, n: int) -> Message:
+        """Go on from answer `n` (1-based, in the round's order) of the latest round alone."""
+        conversation = self.conversation
+        for message in reversed(conversation.path()):
+            answers = [conversation.nodes[c] for c in conversation.children.get(message.id, ())
+                       if conversation.nodes[c].lane not in (None, "judge") and not conversation.nodes[c].partial]
+            if answers:
+                if not 1 <= n <= len(answers):
+                    raise ValueError(f"the last round has answers 1 to {len(answers)}")
+                self.select(answers[n - 1].id)
+                return answers[n - 1]
+        raise ValueError("no round to pick from: /parallel or /consensus first")
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncGenerator
 
 from ..events import (
+    BranchSelected,
     Event,
     HandoffEvent,
     ModelSelected,
@@ -155,3 +156,49 @@ async def converse(
             yield ev  # a server that died is reported once; the chat goes on
         model = result.model
     yield RunFailed(f"stopped after {ctx.max_tool_steps} tool steps without an answer")
+
+
+async def regenerate(ctx: Context, model: str | None) -> AsyncGenerator[Event, None]:
+    """The last question answered again (by `model`, else by who answered it); the old
+    answer stays as an alternative and the conversation goes on from the new one."""
+    branch = ctx.conversation.path()
+    answer = next((m for m in reversed(branch) if m.role == "assistant"), None)
+    question = next((m for m in reversed(branch) if m.role == "user"), None)
+    if answer is None or question is None:
+        yield RunFailed("nothing to regenerate yet: send a message first")
+        return
+    who = model or (answer.model if _reachable(ctx, answer.model) else None) or ctx.active_model
+    if not who:
+        yield RunFailed("no model to answer: /regen MODEL")
+        return
+    if model and not _reachable(ctx, model):
+        try:
+            ctx.runner.resolve(model)
+        except ModelError as e:
+            yield RunFailed(str(e))
+            return
+    yield BranchSelected(question.id)
+    async for ev in converse(ctx, who, ctx.profile.handoff.targets):
+        yield ev
+
+
+async def edit(ctx: Context, question_id: str, text: str) -> AsyncGenerator[Event, None]:
+    """A question asked anew in place of an earlier one: a new branch from just before it;
+    the old branch stays in the tree."""
+    original = ctx.conversation.nodes.get(question_id)
+    if original is None or original.role != "user":
+        yield RunFailed("only a question of yours can be edited")
+        return
+    yield BranchSelected(original.parent)
+    async for ev in send(ctx, text):
+        yield ev
+
+
+def _reachable(ctx: Context, model: str | None) -> bool:
+    if not model:
+        return False
+    try:
+        ctx.runner.resolve(model)
+    except ModelError:
+        return False
+    return True

@@ -1,0 +1,76 @@
+"""Conversations as trees in the engine: regenerate, edit and branch, pick a round's answer;
+each checked by what the next request sends to the model."""
+
+from __future__ import annotations
+
+import json
+
+from fakellm import FakeLLM, Reply
+
+from tui.core.engine import Engine, drain
+from tui.core.events import RunFailed, RunFinished
+from tui.core.profile import ModelDef, Profile, ProviderDef
+
+ENV = {"FO_KEY": "sk-openai-secret-1234"}
+
+
+def engine(llm: FakeLLM) -> Engine:
+    profile = Profile(
+        name="t", default_model="alpha",
+        providers={"fo": ProviderDef(kind="openai", base_url=llm.openai_base, api_key_env="FO_KEY")},
+        models={m: ModelDef(f"fo/{m}") for m in ("alpha", "beta", "gamma")},
+    )
+    return Engine(profile, env=ENV)
+
+
+def sent(llm: FakeLLM, model: str) -> str:
+    """The last request's messages to `model`, as JSON text."""
+    return json.dumps(llm.requests_for(model)[-1].body["messages"])
+
+
+async def test_regenerate_with_another_model_keeps_both_and_goes_on_from_the_new_one(fake_llm: FakeLLM) -> None:
+    fake_llm.script("alpha", Reply(text="alpha's take"), Reply(text="next from alpha"))
+    fake_llm.script("beta", Reply(text="beta's take"))
+    e = engine(fake_llm)
+    await drain(e.send("question one"))
+    events = await drain(e.regenerate("beta"))
+    assert isinstance(events[-1], RunFinished) and events[-1].final_output == "beta's take"
+    answers = e.conversation.siblings(e.conversation.leaf or "")
+    assert [m.content for m in answers] == ["alpha's take", "beta's take"]
+    assert "alpha's take" not in sent(fake_llm, "beta")  # the regenerated turn saw only the question
+    await drain(e.send("and then?"))
+    body = sent(fake_llm, "alpha")
+    assert "beta's take" in body and "alpha's take" not in body
+
+
+async def test_edit_branches_from_before_the_question_and_keeps_the_old_branch(fake_llm: FakeLLM) -> None:
+    fake_llm.script("alpha", Reply(text="a1"), Reply(text="a2"), Reply(text="a2 edited"))
+    e = engine(fake_llm)
+    await drain(e.send("first"))
+    await drain(e.send("second"))
+    old_leaf = e.conversation.leaf
+    second = e.conversation.path()[-2]
+    await drain(e.edit(second.id, "second, better"))
+    body = sent(fake_llm, "alpha")
+    assert "second, better" in body and '"second"' not in body and "a2" not in body and "a1" in body
+    assert [m.content for m in e.conversation.path()] == ["first", "a1", "second, better", "a2 edited"]
+    assert old_leaf in e.conversation.nodes and len(e.conversation.leaves()) == 2
+    e.select(old_leaf)  # the old branch can be gone back to
+    assert [m.content for m in e.conversation.path()][-1] == "a2"
+
+
+async def test_pick_goes_on_with_one_answer_of_a_round_alone(fake_llm: FakeLLM) -> None:
+    fake_llm.script("alpha", Reply(text="alpha says tabs"), Reply(text="follow-up"))
+    fake_llm.script("beta", Reply(text="beta says spaces"))
+    e = engine(fake_llm)
+    await drain(e.parallel("tabs or spaces?", ["alpha", "beta"]))
+    picked = e.pick(2)
+    assert picked.content == "beta says spaces"
+    await drain(e.send("why?"))
+    body = sent(fake_llm, "alpha")
+    assert "beta says spaces" in body and "alpha says tabs" not in body
+
+
+async def test_regenerate_on_an_empty_conversation_says_why(fake_llm: FakeLLM) -> None:
+    events = await drain(engine(fake_llm).regenerate())
+    assert isinstance(events[-1], RunFailed) and "nothing to regenerate" in events[-1].error
