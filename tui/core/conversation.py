@@ -94,9 +94,13 @@ class Conversation:
     @property
     def messages(self) -> list[Message]:
         """The active branch as shown: each round's answers just after their question."""
+        return self.shown(self.leaf)
+
+    def shown(self, leaf: str | None) -> list[Message]:
+        """The branch ending at `leaf` as shown: each round's answers after their question."""
         out: list[Message] = []
         shown: set[str] = set()
-        for message in self.path():
+        for message in self.path(leaf) if leaf is not None else []:
             if message.id in shown:
                 continue  # a round answer picked to go on from is already in its round
             out.append(message)
@@ -167,6 +171,15 @@ class Conversation:
         if leaf is not None and leaf not in self.nodes:
             raise KeyError(leaf)
         self.leaf = leaf
+
+    def latest_under(self, message_id: str) -> str:
+        """The newest end of the branches below a message (where stepping to it goes on)."""
+        node = message_id
+        while True:
+            below = [c for c in self.children.get(node, ()) if self.nodes[c].lane is None]
+            if not below:
+                return node
+            node = below[-1]
 
     def leaves(self) -> list[Message]:
         """The end of every branch, oldest first: what `/tree` offers to jump to."""

@@ -105,6 +105,10 @@ class BatonApp(App[None]):
         Binding("ctrl+t", "focus_timeline", "Timeline", id="timeline",
                 tooltip="Focus the timeline; enter on a line shows its details"),
         Binding("f1", "help", "Help", id="help", tooltip="Commands and keys"),
+        Binding("alt+left", "alternative(-1)", "Previous alternative", id="previous_alternative", show=False,
+                tooltip="Show the previous alternative of the last answer and go on from it"),
+        Binding("alt+right", "alternative(1)", "Next alternative", id="next_alternative", show=False,
+                tooltip="Show the next alternative of the last answer and go on from it"),
     ]
 
     def __init__(
@@ -132,6 +136,7 @@ class BatonApp(App[None]):
         # (path, what it would do): asked in a modal after the first frame.
         self._trust_request = trust_request
         self._trusted_paths: set[Path] = set()
+        self._editing: str | None = None  # the question /edit put back in the composer
         self._conversation = conversation or Conversation(active_model=profile.default_model)
         self._notices = list(notices)
         self._controller: Controller | None = None
@@ -331,8 +336,17 @@ class BatonApp(App[None]):
             await self.run_command(command)
             return
         await self.cancel_run()
+        editing, self._editing = self._editing, None
+        if editing is not None and editing in self.conversation.nodes:
+            # A new branch from just before the edited question; the old one stays.
+            run = self.controller.engine.edit(editing, text)
+            parent = self.conversation.nodes[editing].parent
+            await self.query_one(ChatPane).show_conversation(self.conversation.shown(parent),
+                                                             _records(self.conversation.events))
+        else:
+            run = self.controller.send(text)
         await self._show_question(text)
-        self.play(self.controller.send(text))
+        self.play(run)
 
     async def _show_question(self, text: str) -> None:
         """The person's message in the chat; the welcome goes once there is a conversation."""
@@ -564,6 +578,113 @@ class BatonApp(App[None]):
     async def _command_help(self, command: Command) -> None:
         self.action_help()
 
+    # ------------------------------------------------------ the tree
+
+    async def _command_regen(self, command: Command) -> None:
+        await self.cancel_run()
+        run = self.controller.engine.regenerate(command.model)
+        with_model = f" with {command.model}" if command.model else ""
+        await self.query_one(ChatPane).add_line(f"⟲ answering the last question again{with_model}", "info")
+        self.play(run)
+
+    async def _command_edit(self, command: Command) -> None:
+        question = next((m for m in reversed(self.conversation.path()) if m.role == "user"), None)
+        if question is None:
+            raise ValueError("no question to edit yet")
+        self._editing = question.id
+        self.prefill(question.content)
+        self.notify("editing your last question: Enter sends it on a new branch (the old one stays: /tree)",
+                    markup=False)
+
+    async def _command_pick(self, command: Command) -> None:
+        await self.cancel_run()
+        n = int(command.text)
+        answer = self.controller.engine.pick(n)
+        await self.query_one(ChatPane).add_line(f"↳ going on with answer {n} ({answer.model}) alone", "info")
+
+    async def _command_fork(self, command: Command) -> None:
+        from tui.core.controller import default_session_path
+
+        await self.cancel_run()
+        conversation = self.conversation
+        branch = conversation.messages
+        ids = {m.id for m in branch}
+        events = [e for e in conversation.events if getattr(e, "at", None) in ids or getattr(e, "at", None) is None]
+        fork = Conversation(branch, events, conversation.active_model, conversation.title, leaf=conversation.leaf)
+        path = Path(command.path).expanduser() if command.path else default_session_path(self.env)
+        old = self.session_path
+        await self._replace(self.profile, fork, path)
+        try:
+            await self.save_now(path)
+        except Exception as error:
+            self.notify(f"forked, but not saved to {path}: {error}", severity="error", markup=False)
+            return
+        self.notify(f"forked this branch to {path}; {old} stays as it was", markup=False)
+
+    async def _command_tree(self, command: Command) -> None:
+        from .pickers import Choice, PickerScreen
+
+        conversation = self.conversation
+        choices = []
+        for leaf in reversed(conversation.leaves()):
+            branch = conversation.path(leaf.id)
+            question = next((m.content for m in reversed(branch) if m.role == "user"), "")
+            mark = "● " if leaf.id == conversation.leaf else "  "
+            who = leaf.model or "you"
+            label = f"{mark}{' '.join(question.split())[:50]} → {who}: {' '.join(leaf.content.split())[:50]}"
+            choices.append(Choice(f"{label} ({len(branch)} messages)", leaf.id))
+        if not choices:
+            raise ValueError("no branches yet")
+
+        async def chosen(leaf: str | None) -> None:
+            if leaf is not None:
+                await self.go_to(leaf)
+
+        self.push_screen(PickerScreen("Branches: enter goes on from one", choices), callback=chosen)
+
+    async def go_to(self, leaf: str) -> None:
+        """Show and go on from another branch."""
+        await self.cancel_run()
+        self.controller.engine.select(leaf)
+        await self.show_conversation()
+
+    async def action_alternative(self, step: int) -> None:
+        """Step through the alternatives of the last answer (a regenerated one, a retry)."""
+        conversation = self.conversation
+        answer = next((m for m in reversed(conversation.path()) if m.role == "assistant" and m.lane is None), None)
+        if answer is None:
+            return
+        alternatives = [m for m in conversation.siblings(answer.id) if m.role == "assistant"]
+        if len(alternatives) < 2:
+            self.notify("this answer has no alternatives (/regen makes one)", markup=False)
+            return
+        index = (alternatives.index(answer) + step) % len(alternatives)
+        await self.go_to(conversation.latest_under(alternatives[index].id))
+        self.notify(f"answer {index + 1}/{len(alternatives)}", markup=False)
+
+    async def _command_sessions(self, command: Command) -> None:
+        from tui.core.sessions import list_sessions
+
+        from .pickers import Choice, PickerScreen
+
+        summaries = await asyncio.to_thread(list_sessions, self.env)
+        if not summaries:
+            raise ValueError("no saved sessions yet")
+        choices = []
+        for s in summaries:
+            cost = f"${s.cost_usd:.4f}" if s.cost_usd is not None else "cost unknown"
+            models = ", ".join(s.models) or "no answers"
+            label = f"{s.date}  {s.title}  · {models} · {s.messages} messages · {cost}"
+            choices.append(Choice(label, str(s.path), f"{s.title} {models} {s.date}"))
+
+        async def chosen(path: str | None) -> None:
+            if path is not None:
+                from tui.core.commands import Command as Cmd
+
+                await self.run_command(Cmd("load", path=path))
+
+        self.push_screen(PickerScreen("Sessions, newest first", choices), callback=chosen)
+
     # ------------------------------------------------------ routing panel
 
     def on_routing_panel_model_picked(self, event: RoutingPanel.ModelPicked) -> None:
@@ -620,6 +741,11 @@ class BatonApp(App[None]):
         yield SystemCommand("Save profile", "/profile save", command(Command("profile_save")))
         yield SystemCommand("Export transcript", "/export", command(Command("export")))
         yield SystemCommand("Clear conversation", "/clear", command(Command("clear")))
+        yield SystemCommand("Answer again", "/regen [M]", command(Command("regen")))
+        yield SystemCommand("Edit the last question", "/edit", command(Command("edit")))
+        yield SystemCommand("Fork this branch", "/fork [PATH]", command(Command("fork")))
+        yield SystemCommand("Branches…", "/tree", command(Command("tree")))
+        yield SystemCommand("Sessions…", "/sessions", command(Command("sessions")))
         yield SystemCommand("Help", "/help (f1)", self.action_help)
         yield SystemCommand("Copy last answer", "ctrl+o", self.action_copy_answer)
         yield SystemCommand("Copy last code block", "ctrl+b", self.action_copy_code)
