@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import ChatRequest, Delta, Done, Provider, ProviderConfig, ProviderError, ProviderEvent
+from .base import (
+    ChatRequest,
+    Delta,
+    Done,
+    Provider,
+    ProviderConfig,
+    ProviderError,
+    ProviderEvent,
+)
 
 if TYPE_CHECKING:
     from tui.core._httpx import httpx
