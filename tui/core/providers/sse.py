@@ -188,8 +188,9 @@ def wants_sse(response: httpx.Response) -> bool:
 
 
 def key_problem(key: str | None) -> bool:
-    """A key that cannot go in a header as it is: control, non-ASCII or space characters."""
-    return bool(key) and not all("!" <= c <= "~" for c in key)  # type: ignore[union-attr]
+    """A key that cannot go in a header as it is: control or non-ASCII characters, or
+    surrounding whitespace."""
+    return bool(key) and (key != key.strip() or not all(" " <= c <= "~" for c in key))  # type: ignore[union-attr]
 
 
 def _lower(limit: float | None, bound: float) -> float:
@@ -257,7 +258,7 @@ class HttpProvider:
             if key_problem(self._key):
                 raise ProviderError(
                     f"{name}: the API key{f' in {self.config.api_key_env}' if self.config.api_key_env else ''}"
-                    " holds spaces, control or non-ASCII characters and cannot be sent"
+                    " holds control or non-ASCII characters or surrounding spaces and cannot be sent"
                 )
             clock = Clock(name, request.deadlines)
             headers = {"Accept-Encoding": "gzip, deflate", **self.headers(stream)}
