@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .base import (
     ChatRequest,
+    Deadlines,
     Delta,
     Done,
     Provider,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatRequest",
+    "Deadlines",
     "Delta",
     "Done",
     "Provider",

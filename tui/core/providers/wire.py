@@ -160,6 +160,7 @@ class SSEDecoder:
         self._pending = b""
         self._event = ""
         self._data: list[str] = []
+        self.failed: ProviderError | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if self._pending:
@@ -173,6 +174,15 @@ class SSEDecoder:
         else:
             self._pending = b""
         events: list[SSEEvent] = []
+        try:
+            self._lines(lines, events)
+        except ProviderError as e:
+            if not events:
+                raise
+            self.failed = e  # after the events before it reach the parser
+        return events
+
+    def _lines(self, lines: list[bytes], events: list[SSEEvent]) -> None:
         for raw in lines:
             if raw[:1] == b":":
                 continue  # a comment: keep-alive
@@ -195,7 +205,6 @@ class SSEDecoder:
                 self._data.append(value)
             elif name == "event":
                 self._event = value
-        return events
 
     def _long_line(self) -> ProviderError:
         return ProviderError(f"{self.name}: malformed stream: a line longer than {MAX_LINE_BYTES:,} bytes", retryable=True)
@@ -208,3 +217,5 @@ async def sse_batches(response: httpx.Response, clock: Clock) -> AsyncIterator[l
         events = decoder.feed(chunk)
         if events:
             yield events
+        if decoder.failed:
+            raise decoder.failed
