@@ -4,6 +4,7 @@ a ProviderError, never any other exception."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -135,7 +136,7 @@ class Chunks(httpx.AsyncByteStream):
 def split(body: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(body) + 1) for c in cuts})
     edges = [0, *points, len(body)]
-    return [body[a:b] for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    return [body[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
 async def outcome(wire: str, body: bytes, cuts: list[int], *, stream: bool = True,
