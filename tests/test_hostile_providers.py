@@ -293,3 +293,37 @@ async def test_the_provider_never_asks_for_encodings_it_cannot_cap(server):
 def test_the_hostile_server_speaks_http(server):
     response = httpx.post(server.openai_base + "/chat/completions", json={"model": "ok"}, timeout=5)
     assert response.status_code == 200 and "Hello" in response.text
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_a_whole_reply_is_bounded_by_the_deadlines_too(server, wire):
+    provider = provider_for(server, wire)
+    request = ChatRequest("hang", (Message("user", "hi"),), deadlines=QUICK)
+    with pytest.raises(ProviderError) as info:
+        async for _ in provider.stream(request, stream=False):
+            pass
+    await provider.aclose()
+    assert str(info.value) == f"{wire}: no first token within 0.6s"
+
+
+def test_requests_have_deadlines_by_default():
+    assert ChatRequest("m", ()).deadlines == Deadlines(10.0, 60.0, 60.0, 600.0)
+
+
+# -- the neutraliser -------------------------------------------------------------------
+
+
+def test_neutralise_shows_every_control_but_tab_and_newline():
+    from tui.core.text import neutralise, one_line
+
+    assert neutralise("a\tb\nc") == "a\tb\nc"
+    assert neutralise("\x1b]52;c;eA==\x07") == "␛]52;c;eA==␇"
+    assert neutralise("\x00\x7f\x9b\x85 é") == "␀␡\\x9b\\x85 é"
+    assert neutralise("a\r\nb\rc") == "a\nb␍c"
+    assert one_line("  x \n\t y\x1b[2J ", 300) == "x y␛[2J"
+    assert one_line("y" * 10, 5) == "yyyy…"
+
+
+def test_provider_errors_are_neutralised_however_they_are_made():
+    error = ProviderError("bad \x1b[2J\nthing \x9b")
+    assert str(error) == "bad ␛[2J thing \\x9b"
