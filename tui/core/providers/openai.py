@@ -65,7 +65,7 @@ class OpenAIProvider(HttpProvider):
         finished = False
         async for batch in batches:
             for event in batch:
-                if event.data == "[DONE]" or event.data.strip() == "[DONE]":
+                if event.data == "[DONE]" or (len(event.data) < 16 and event.data.strip() == "[DONE]"):
                     finished = True
                     break
                 piece, fragments, finish, chunk_usage = self._chunk(parse_json(name, event.data))
@@ -91,6 +91,9 @@ class OpenAIProvider(HttpProvider):
     def _chunk(self, data: Any) -> tuple[str | None, list[_Fragment], str | None, Usage | None]:
         """One stream chunk as (text, tool-call fragments, finish reason, usage); the one
         place that reads a chunk's JSON. Only choice 0 counts."""
+        text = _plain_text(data)
+        if text is not None:
+            return text or None, [], None, None
         chunk = obj(data, "chunk")
         error = chunk.get("error")
         if error is not None and error is not False:
@@ -149,6 +152,27 @@ class OpenAIProvider(HttpProvider):
             status=status,
             retryable=is_retryable(status) if status is not None else True,
         )
+
+
+def _plain_text(data: Any) -> str | None:
+    """The text of the most common chunk (one choice, a text delta, nothing else that
+    `_chunk` would read), checked by the same rules without the general walk; else None."""
+    if type(data) is not dict or data.get("error") is not None or data.get("usage") is not None:
+        return None
+    choices = data.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("finish_reason") is not None:
+        return None
+    index = choice.get("index")
+    delta = choice.get("delta")
+    if not (index is None or (type(index) is int and index == 0)) or type(delta) is not dict:
+        return None
+    content = delta.get("content")
+    if type(content) is not str or delta.get("tool_calls") is not None:
+        return None
+    return content
 
 
 # A tool-call fragment: (index, id, function name, argument text).
