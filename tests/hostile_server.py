@@ -306,6 +306,19 @@ class _Reply:
         self.head(extra=f"content-encoding: gzip\r\ncontent-length: {len(body)}\r\n")
         self.send(body)
 
+    def b_gzip(self, arg: str) -> None:
+        """A well-formed compressed answer (`deflate` with arg "deflate"), or a corrupt one."""
+        encoding = arg or "gzip"
+        raw = self.start() + self.text(HELLO) + self.text("world") + self.end()
+        wbits = zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS
+        z = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        body = z.compress(raw) + z.flush()
+        if encoding == "corrupt":
+            body = body[:10] + bytes(b ^ 0x5A for b in body[10:])
+            encoding = "deflate"
+        self.head(extra=f"content-encoding: {encoding}\r\ncontent-length: {len(body)}\r\n")
+        self.send(body)
+
     def b_escape_error(self, arg: str) -> None:
         self.error(int(arg or 400), self.error_body(ESCAPES))
 

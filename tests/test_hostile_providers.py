@@ -126,6 +126,21 @@ async def test_bytes_that_are_not_a_stream(server, wire, model, says):
     assert error.retryable
 
 
+@pytest.mark.parametrize("wire", WIRES)
+@pytest.mark.parametrize("model", ["gzip", "gzip:deflate"])
+async def test_an_honest_compressed_stream_is_read(server, wire, model):
+    error, done, seen = await run(server, wire, model)
+    assert error is None and done is not None
+    assert seen == done.text == HELLO + "world"
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_a_corrupt_compressed_stream_is_an_error(server, wire):
+    error = await failed(server, wire, "gzip:corrupt")
+    assert "compressed stream is corrupt" in str(error)
+    assert error.retryable
+
+
 async def test_a_body_past_the_stream_cap_is_cut(server, monkeypatch):
     monkeypatch.setattr(wire_module, "MAX_STREAM_BYTES", 100)
     error = await failed(server, "openai", "ok")
