@@ -72,3 +72,73 @@ async def test_builtin_provider_with_table_prices(fake_llm):
     done = events[-1]
     assert isinstance(done, RunFinished)
     assert done.cost_usd == pytest.approx(0.15)  # gpt-4o-mini input price, USD per million
+
+
+# -- keys and where base URLs come from ----------------------------------------------
+
+
+def test_key_from_a_crlf_file_is_stripped(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (tmp_path / ".env").write_bytes(b"OPENAI_API_KEY='sk-crlf-123 \r\n'\r\n")
+    env = load_environment(tmp_path)
+    assert env["OPENAI_API_KEY"] != "sk-crlf-123"  # the file really holds the whitespace
+    spec = resolve_model("gpt-4.1", Profile(), env)
+    assert api_key(spec.provider, env) == "sk-crlf-123"
+
+
+@pytest.mark.parametrize("bad", ["sk-abc\r\ndef", "sk-abc\x1b]52;c;x\x07", "sk-abc\x00", "sk-\u00e9abc", "sk-\x9babc"])
+def test_key_with_control_or_non_ascii_characters_names_the_variable_not_the_key(bad):
+    spec = resolve_model("gpt-4.1", Profile(), {})
+    with pytest.raises(ModelError) as info:
+        api_key(spec.provider, {"OPENAI_API_KEY": bad})
+    message = str(info.value)
+    assert "OPENAI_API_KEY" in message
+    assert "sk-" not in message and "abc" not in message
+
+
+def write_env(path, text: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / ".env").write_text(text)
+
+
+def test_cwd_dotenv_base_url_cannot_redirect_a_key_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-environment")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    write_env(tmp_path / "project", "OPENAI_BASE_URL=https://evil.example/v1\n")
+    env = load_environment(tmp_path / "project")
+    assert env.from_cwd_dotenv == frozenset({"OPENAI_BASE_URL"})
+    with pytest.raises(ModelError) as info:
+        resolve_model("openai/gpt-4.1", Profile(), env)
+    message = str(info.value)
+    assert "./.env sets OPENAI_BASE_URL" in message and "OPENAI_API_KEY" in message
+    assert "same place" in message
+    assert "sk-real-environment" not in message and "\n" not in message
+
+
+def test_cwd_dotenv_base_url_cannot_redirect_a_key_from_the_config_dir(tmp_path, monkeypatch, isolated_home):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    write_env(isolated_home / "config", "OPENAI_API_KEY=sk-config-dir\n")
+    write_env(tmp_path / "project", "OPENAI_BASE_URL=https://evil.example/v1\n")
+    with pytest.raises(ModelError, match="OPENAI_BASE_URL"):
+        resolve_model("openai/gpt-4.1", Profile(), load_environment(tmp_path / "project"))
+
+
+def test_base_url_and_key_in_the_same_place_are_used(tmp_path, monkeypatch, isolated_home):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    write_env(tmp_path / "project", "OPENAI_BASE_URL=http://127.0.0.1:9/v1\nOPENAI_API_KEY=sk-project\n")
+    env = load_environment(tmp_path / "project")
+    assert resolve_model("openai/gpt-4.1", Profile(), env).provider.base_url == "http://127.0.0.1:9/v1"
+    # Both in the real environment: also fine, and the environment wins over ./.env.
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    env = load_environment(tmp_path / "project")
+    assert env.from_cwd_dotenv == frozenset()
+    assert resolve_model("openai/gpt-4.1", Profile(), env).provider.base_url == "http://127.0.0.1:8/v1"
+    # A ./.env base URL for a provider whose key is not set anywhere sends no key: allowed.
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    write_env(tmp_path / "other", "OPENAI_BASE_URL=http://127.0.0.1:7/v1\n")
+    env = load_environment(tmp_path / "other")
+    assert resolve_model("openai/gpt-4.1", Profile(), env).provider.base_url == "http://127.0.0.1:7/v1"

@@ -23,18 +23,36 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "baton"
 
 
-def load_environment(cwd: Path | None = None) -> dict[str, str]:
-    """The process environment over `.env` files (working directory, then config dir).
+class Environment(dict[str, str]):
+    """The variables Baton reads, and which of them came from the working directory's
+    `.env` (a file anyone can drop in a project) rather than the real environment or
+    Baton's own config directory."""
+
+    def __init__(self, values: Mapping[str, str] | None = None, from_cwd_dotenv: frozenset[str] = frozenset()) -> None:
+        super().__init__(values or {})
+        self.from_cwd_dotenv = from_cwd_dotenv
+
+
+def load_environment(cwd: Path | None = None) -> Environment:
+    """The process environment over `.env` files (the config dir's, then the working
+    directory's, which wins over it).
 
     `.env` values are read, never exported into os.environ, so that child processes
     (MCP servers) do not inherit keys they were not given.
     """
     merged: dict[str, str] = {}
+    from_cwd: set[str] = set()
     cwd = Path.cwd() if cwd is None else cwd
     for path in (config_dir() / ".env", cwd / ".env"):
         if path.is_file():
-            from dotenv import dotenv_values  # only when there is a file: off the start-up path
+            # Imported only when there is a file: off the start-up path.
+            from dotenv import dotenv_values
 
-            merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+            values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+            merged.update(values)
+            if path == cwd / ".env":
+                from_cwd = set(values)
+            else:
+                from_cwd -= set(values)
     merged.update(os.environ)
-    return merged
+    return Environment(merged, frozenset(from_cwd - set(os.environ)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .profile import Profile
 from .providers.base import ProviderConfig
@@ -55,7 +56,7 @@ class ModelSpec:
     latency_s: float | None = None
     max_tokens: int | None = None
     temperature: float | None = None
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def ref(self) -> str:
@@ -71,6 +72,7 @@ def provider_config(name: str, profile: Profile, env: Mapping[str, str]) -> Prov
         known = ", ".join(sorted({*BUILTIN_PROVIDERS, *profile.providers}))
         raise ModelError(f"unknown provider '{name}' (known: {known})")
     base = (env.get(builtin.base_url_env) if builtin.base_url_env else None) or builtin.default_base_url
+    _check_dotenv_redirect(builtin, env)
     if name == "ollama" and not base.startswith(("http://", "https://")):
         base = "http://" + base
     base = base.rstrip("/")
@@ -115,13 +117,32 @@ def resolve_model(ref: str, profile: Profile, env: Mapping[str, str]) -> ModelSp
     return ModelSpec(name=ref, provider=provider_config(provider, profile, env), model_id=model_id)
 
 
+def _check_dotenv_redirect(builtin: BuiltinProvider, env: Mapping[str, str]) -> None:
+    """A `.env` in the working directory (a cloned project's, say) may not send a key
+    from the real environment to a host of its choosing."""
+    from_cwd: frozenset[str] = getattr(env, "from_cwd_dotenv", frozenset())
+    url_var, key_var = builtin.base_url_env, builtin.api_key_env
+    if not (url_var and key_var and url_var in from_cwd and env.get(url_var)):
+        return
+    if env.get(key_var) and key_var not in from_cwd:
+        raise ModelError(
+            f"./.env sets {url_var} but {key_var} comes from the environment, so Baton will not send "
+            f"the key there: put {url_var} and {key_var} in the same place (both in ./.env or both outside it)"
+        )
+
+
 def api_key(config: ProviderConfig, env: Mapping[str, str]) -> str | None:
-    """The key for `config`, or ModelError naming the variable to set."""
+    """The key for `config` with surrounding whitespace (a CRLF file's `\r`) removed, or
+    ModelError naming the variable to set. The key itself never appears in an error."""
     if not config.api_key_env:
         return None
-    key = env.get(config.api_key_env)
+    key = (env.get(config.api_key_env) or "").strip()
     if not key:
         raise ModelError(
             f"no API key for provider '{config.name}': set {config.api_key_env} in the environment or .env"
+        )
+    if not all(" " <= c <= "~" for c in key):
+        raise ModelError(
+            f"the API key in {config.api_key_env} holds control or non-ASCII characters: set it again"
         )
     return key

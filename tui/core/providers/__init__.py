@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import ChatRequest, Delta, Done, Provider, ProviderConfig, ProviderError, ProviderEvent
+from .base import (
+    ChatRequest,
+    Deadlines,
+    Delta,
+    Done,
+    Provider,
+    ProviderConfig,
+    ProviderError,
+    ProviderEvent,
+)
 
 if TYPE_CHECKING:
     from tui.core._httpx import httpx
 
 __all__ = [
     "ChatRequest",
+    "Deadlines",
     "Delta",
     "Done",
     "Provider",

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
 from typing import Any
-
-from tui.core._httpx import httpx
 
 from ..types import Message, ToolCall, Usage
 from .base import ChatRequest, Delta, Done, FinishReason, ProviderError, ProviderEvent
-from .sse import (
-    HttpProvider,
-    decode_arguments,
-    iter_sse,
-    one_line,
-    parse_json,
-    stream_cut,
-)
+from .shapes import Malformed, count, obj, opt_int, opt_list, opt_obj, opt_str
+from .sse import HttpProvider, decode_arguments, one_line, parse_json, stream_cut
+from .wire import Clock, SSEEvent
 
 ANTHROPIC_VERSION = "2023-06-01"
 OPENING = "(conversation so far)"
@@ -57,99 +51,150 @@ class AnthropicProvider(HttpProvider):
         body.update(request.extra)
         return body
 
-    async def parse_stream(self, response: httpx.Response, text: list[str]) -> AsyncIterator[ProviderEvent]:
+    async def parse_stream(
+        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock
+    ) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
-        tools: dict[int, dict[str, Any]] = {}
-        usage_in = usage_out = 0
-        stop_reason: str | None = None
-        async for event in iter_sse(response):
-            data = parse_json(name, event.data, self._key, "".join(text))
-            if not isinstance(data, dict):
-                continue
-            kind = data.get("type") if event.event == "message" else event.event
-            if kind == "error":
-                raise self._error(data.get("error"), "".join(text))
-            if kind == "message_start":
-                usage = (data.get("message") or {}).get("usage") or {}
-                usage_in = _input_tokens(usage)
-                usage_out = int(usage.get("output_tokens") or 0)
-            elif kind == "content_block_start":
-                block = data.get("content_block") or {}
-                if block.get("type") == "tool_use":
-                    tools[data.get("index", len(tools))] = {
-                        "id": block.get("id", ""),
-                        "name": block.get("name", ""),
-                        "input": block.get("input") or {},
-                        "json": [],
-                    }
-                elif block.get("type") == "text" and block.get("text"):
-                    text.append(block["text"])
-                    yield Delta(block["text"])
-            elif kind == "content_block_delta":
-                delta = data.get("delta") or {}
-                if delta.get("type") == "text_delta" and delta.get("text"):
-                    text.append(delta["text"])
-                    yield Delta(delta["text"])
-                elif delta.get("type") == "input_json_delta" and data.get("index") in tools:
-                    tools[data["index"]]["json"].append(delta.get("partial_json") or "")
-            elif kind == "message_delta":
-                stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
-                usage = data.get("usage") or {}
-                # Both counts are cumulative: the last value is the total.
-                if usage.get("output_tokens") is not None:
-                    usage_out = int(usage["output_tokens"])
-                if usage.get("input_tokens") is not None:
-                    usage_in = _input_tokens(usage)
-            elif kind == "message_stop":
+        state = _StreamState()
+        async for batch in batches:
+            for event in batch:
+                piece = self._event(event, parse_json(name, event.data), state, clock)
+                if piece:
+                    text.append(piece)
+                    yield Delta(piece)
+                elif state.stopped:
+                    break
+            if state.stopped:
                 break
         else:
-            raise stream_cut(name, "".join(text))
+            raise stream_cut(name)
         tool_calls = tuple(
             ToolCall(
-                t["id"],
-                t["name"],
-                decode_arguments("".join(t["json"])) if t["json"] else dict(t["input"]),
+                t.id,
+                t.name,
+                decode_arguments("".join(t.json)) if t.json else dict(t.input),
             )
-            for _, t in sorted(tools.items())
+            for _, t in sorted(state.tools.items())
         )
-        yield Done("".join(text), tool_calls, Usage(usage_in, usage_out), _finish(stop_reason, tool_calls))
+        usage = Usage(state.usage_in, state.usage_out)
+        yield Done("".join(text), tool_calls, usage, _finish(state.stop_reason, tool_calls))
+
+    def _event(self, event: SSEEvent, value: Any, state: _StreamState, clock: Clock) -> str | None:
+        """Apply one stream event to `state`; the text it carries, if any. The one place
+        that reads a stream event's JSON."""
+        data = obj(value, "event")
+        kind_ = opt_str(data, "type", "event") if event.event == "message" else event.event
+        if kind_ == "content_block_delta":
+            delta = obj(data.get("delta"), "content_block_delta.delta")
+            delta_type = opt_str(delta, "type", "delta")
+            if delta_type == "text_delta":
+                piece = opt_str(delta, "text", "text_delta")
+                if piece:
+                    clock.progressed = True
+                return piece
+            if delta_type == "input_json_delta":
+                index = opt_int(data, "index", "content_block_delta")
+                if index not in state.tools:
+                    raise Malformed(f"input_json_delta for unknown block {index}")
+                partial = opt_str(delta, "partial_json", "input_json_delta")
+                if partial:
+                    clock.progressed = True
+                    state.tools[index].json.append(partial)
+            return None
+        if kind_ == "error":
+            raise self._error(data.get("error"))
+        if kind_ == "message_start":
+            usage = opt_obj(opt_obj(data, "message", "message_start"), "usage", "message")
+            state.usage_in = _input_tokens(usage)
+            state.usage_out = count(usage, "output_tokens", "usage")
+        elif kind_ == "content_block_start":
+            block = obj(data.get("content_block"), "content_block_start.content_block")
+            index = opt_int(data, "index", "content_block_start")
+            block_type = opt_str(block, "type", "content_block")
+            if block_type == "tool_use":
+                clock.progressed = True
+                state.tools[len(state.tools) if index is None else index] = _Tool(
+                    opt_str(block, "id", "tool_use") or "",
+                    opt_str(block, "name", "tool_use") or "",
+                    opt_obj(block, "input", "tool_use"),
+                )
+            elif block_type == "text":
+                piece = opt_str(block, "text", "text block")
+                if piece:
+                    clock.progressed = True
+                return piece
+        elif kind_ == "message_delta":
+            state.stop_reason = opt_str(opt_obj(data, "delta", "message_delta"), "stop_reason", "delta") or state.stop_reason
+            usage = opt_obj(data, "usage", "message_delta")
+            # Both counts are cumulative: the last value is the total.
+            out = opt_int(usage, "output_tokens", "usage")
+            if out is not None:
+                state.usage_out = out
+            if usage.get("input_tokens") is not None:
+                state.usage_in = _input_tokens(usage)
+        elif kind_ == "message_stop":
+            state.stopped = True
+        return None
 
     def parse_reply(self, data: Any) -> Done:
-        if not isinstance(data, dict):
-            raise ProviderError(f"{self.config.name}: unexpected response", retryable=True)
-        if data.get("type") == "error":
-            raise self._error(data.get("error"), "")
+        reply = obj(data, "reply")
+        if reply.get("type") == "error":
+            raise self._error(reply.get("error"))
         text: list[str] = []
         tool_calls: list[ToolCall] = []
-        for block in data.get("content") or []:
-            if block.get("type") == "text":
-                text.append(block.get("text", ""))
-            elif block.get("type") == "tool_use":
-                tool_calls.append(ToolCall(block.get("id", ""), block.get("name", ""), dict(block.get("input") or {})))
-        usage = data.get("usage") or {}
+        for block in opt_list(reply, "content", "reply"):
+            block = obj(block, "a content block")
+            block_type = opt_str(block, "type", "content block")
+            if block_type == "text":
+                text.append(opt_str(block, "text", "text block") or "")
+            elif block_type == "tool_use":
+                tool_calls.append(
+                    ToolCall(
+                        opt_str(block, "id", "tool_use") or "",
+                        opt_str(block, "name", "tool_use") or "",
+                        dict(opt_obj(block, "input", "tool_use")),
+                    )
+                )
+        usage = opt_obj(reply, "usage", "reply")
         calls = tuple(tool_calls)
         return Done(
             "".join(text),
             calls,
-            Usage(_input_tokens(usage), int(usage.get("output_tokens") or 0)),
-            _finish(data.get("stop_reason"), calls),
+            Usage(_input_tokens(usage), count(usage, "output_tokens", "usage")),
+            _finish(opt_str(reply, "stop_reason", "reply"), calls),
         )
 
-    def _error(self, error: Any, partial: str) -> ProviderError:
+    def _error(self, error: Any) -> ProviderError:
         """An `error` event, which may arrive after HTTP 200."""
-        error = error if isinstance(error, dict) else {"message": str(error)}
-        kind = error.get("type") or "error"
-        message = error.get("message") or kind
+        error = error if isinstance(error, dict) else {"message": error}
+        kind_ = error.get("type") if isinstance(error.get("type"), str) else "error"
+        message = error.get("message") or kind_
         return ProviderError(
-            one_line(f"{self.config.name}: {message} ({kind})", self._key),
-            retryable=kind in _RETRYABLE_ERRORS,
-            partial=partial,
+            one_line(f"{self.config.name}: {message} ({kind_})", self._key),
+            retryable=kind_ in _RETRYABLE_ERRORS,
         )
+
+
+@dataclass(slots=True)
+class _Tool:
+    id: str
+    name: str
+    input: dict[str, Any]
+    json: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _StreamState:
+    tools: dict[int, _Tool] = field(default_factory=dict)
+    usage_in: int = 0
+    usage_out: int = 0
+    stop_reason: str | None = None
+    stopped: bool = False
 
 
 def _input_tokens(usage: dict[str, Any]) -> int:
     return sum(
-        int(usage.get(k) or 0)
+        count(usage, k, "usage")
         for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
     )
 

@@ -10,9 +10,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ..text import one_line
 from ..types import Message, ToolCall, ToolSpec, Usage
 
 FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long a request may wait, in seconds. `first_token_s` counts from sending to
+    the first text or tool-call delta (keep-alive comments are not progress); `idle_s`
+    is the longest gap between received bytes; `turn_s` bounds the whole request."""
+
+    connect_s: float = 10.0
+    first_token_s: float = 60.0
+    idle_s: float = 60.0
+    turn_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,7 @@ class ChatRequest:
     temperature: float | None = None
     # Provider-specific extras merged into the JSON body (e.g. Dedalus "mcp_servers").
     extra: dict[str, Any] = field(default_factory=dict)
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
 
 @dataclass(frozen=True)
@@ -36,7 +50,7 @@ class Delta:
 class Done:
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     finish_reason: FinishReason = "stop"
 
 
@@ -47,7 +61,8 @@ class ProviderError(Exception):
     """A request failed. `retryable` says whether a retry may succeed.
 
     `partial` holds text already streamed before the failure (a stream cut half way).
-    The message is one line, fit to show a person, and never contains a key.
+    The message is one line, fit to show a person, and never contains a key; control
+    characters in it (from a server's error body) are made visible here.
     """
 
     def __init__(
@@ -59,7 +74,7 @@ class ProviderError(Exception):
         partial: str = "",
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(one_line(message, 500))
         self.status = status
         self.retryable = retryable
         self.partial = partial

@@ -6,19 +6,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tui.core._httpx import httpx
-
 from ..types import Message, ToolCall, Usage
 from .base import ChatRequest, Delta, Done, FinishReason, ProviderError, ProviderEvent
+from .shapes import Malformed, count, kind, obj, opt_int, opt_list, opt_obj, opt_str
 from .sse import (
     HttpProvider,
     decode_arguments,
     is_retryable,
-    iter_sse,
     one_line,
     parse_json,
     stream_cut,
 )
+from .wire import Clock, SSEEvent
 
 
 class OpenAIProvider(HttpProvider):
@@ -56,73 +55,151 @@ class OpenAIProvider(HttpProvider):
         body.update(request.extra)
         return body
 
-    async def parse_stream(self, response: httpx.Response, text: list[str]) -> AsyncIterator[ProviderEvent]:
+    async def parse_stream(
+        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock
+    ) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
         calls = _ToolCallFragments()
         usage = Usage()
         reason: str | None = None
-        async for event in iter_sse(response):
-            if event.data.strip() == "[DONE]":
-                break
-            chunk = parse_json(name, event.data, self._key, "".join(text))
-            if not isinstance(chunk, dict):
-                continue
-            if chunk.get("error"):
-                raise self._stream_error(chunk["error"], "".join(text))
-            if isinstance(chunk.get("usage"), dict):
-                usage = _usage(chunk["usage"])
-            for choice in chunk.get("choices") or []:
-                if choice.get("index", 0) != 0:
-                    continue
-                delta = choice.get("delta") or {}
-                piece = delta.get("content")
-                if isinstance(piece, str) and piece:
+        finished = False
+        async for batch in batches:
+            for event in batch:
+                if event.data == "[DONE]" or (len(event.data) < 16 and event.data.strip() == "[DONE]"):
+                    finished = True
+                    break
+                piece, fragments, finish, chunk_usage = self._chunk(parse_json(name, event.data))
+                if chunk_usage is not None:
+                    usage = chunk_usage
+                if finish:
+                    reason = finish
+                if fragments:
+                    clock.progressed = True
+                    for fragment in fragments:
+                        calls.add(*fragment)
+                if piece:
+                    clock.progressed = True
                     text.append(piece)
                     yield Delta(piece)
-                for fragment in delta.get("tool_calls") or []:
-                    calls.add(fragment)
-                if choice.get("finish_reason"):
-                    reason = choice["finish_reason"]
+            if finished:
+                break
         else:
-            raise stream_cut(name, "".join(text))
+            raise stream_cut(name)
         tool_calls = calls.finish()
         yield Done("".join(text), tool_calls, usage, _finish(reason, tool_calls))
 
+    def _chunk(self, data: Any) -> tuple[str | None, list[_Fragment], str | None, Usage | None]:
+        """One stream chunk as (text, tool-call fragments, finish reason, usage); the one
+        place that reads a chunk's JSON. Only choice 0 counts."""
+        text = _plain_text(data)
+        if text is not None:
+            return text or None, [], None, None
+        chunk = obj(data, "chunk")
+        error = chunk.get("error")
+        if error is not None and error is not False:
+            raise self._stream_error(error)
+        usage = _usage(chunk["usage"]) if chunk.get("usage") is not None else None
+        piece: str | None = None
+        fragments: list[_Fragment] = []
+        finish: str | None = None
+        for choice in opt_list(chunk, "choices", "chunk"):
+            choice = obj(choice, "a choice")
+            index = opt_int(choice, "index", "choice")
+            if index is not None and index != 0:
+                continue
+            delta = opt_obj(choice, "delta", "choice")
+            content = opt_str(delta, "content", "delta")
+            if content:
+                piece = content if piece is None else piece + content
+            for fragment in opt_list(delta, "tool_calls", "delta"):
+                fragments.append(_fragment(fragment))
+            finish = opt_str(choice, "finish_reason", "choice") or finish
+        return piece, fragments, finish, usage
+
     def parse_reply(self, data: Any) -> Done:
-        if not isinstance(data, dict):
-            raise ProviderError(f"{self.config.name}: unexpected response", retryable=True)
-        if data.get("error") and not data.get("choices"):
-            raise self._stream_error(data["error"], "")
-        choices = data.get("choices") or [{}]
-        choice = choices[0] or {}
-        message = choice.get("message") or {}
+        reply = obj(data, "reply")
+        if reply.get("error") and not reply.get("choices"):
+            raise self._stream_error(reply["error"])
+        choices = opt_list(reply, "choices", "reply")
+        choice = obj(choices[0], "a choice") if choices else {}
+        message = opt_obj(choice, "message", "choice")
         content = message.get("content")
         if isinstance(content, list):
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        tool_calls = tuple(
-            ToolCall(
-                tc.get("id") or f"call_{i}",
-                (tc.get("function") or {}).get("name", ""),
-                decode_arguments(_as_json_text((tc.get("function") or {}).get("arguments"))),
+            content = "".join(
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
             )
-            for i, tc in enumerate(message.get("tool_calls") or [])
-        )
-        usage = _usage(data["usage"]) if isinstance(data.get("usage"), dict) else Usage()
-        return Done(content or "", tool_calls, usage, _finish(choice.get("finish_reason"), tool_calls))
+        elif content is not None and not isinstance(content, str):
+            raise Malformed(f"message.content is {kind(content)}, not text")
+        calls = _ToolCallFragments()
+        for i, tc in enumerate(opt_list(message, "tool_calls", "message")):
+            _, call_id, fn_name, arguments = _fragment(tc)
+            calls.add(i, call_id, fn_name, arguments)
+        tool_calls = calls.finish()
+        usage = _usage(reply["usage"]) if reply.get("usage") is not None else Usage()
+        finish = opt_str(choice, "finish_reason", "choice")
+        return Done(content or "", tool_calls, usage, _finish(finish, tool_calls))
 
-    def _stream_error(self, error: Any, partial: str) -> ProviderError:
+    def _stream_error(self, error: Any) -> ProviderError:
         """An error object sent with HTTP 200 (some OpenAI-compatible routers do this)."""
+        code: Any = None
         if isinstance(error, dict):
-            message, code = error.get("message") or json.dumps(error), error.get("code")
+            message, code = error.get("message") or _dumps(error), error.get("code")
         else:
-            message, code = str(error), None
-        retryable = is_retryable(code) if isinstance(code, int) else True
+            message = error if isinstance(error, str) else _dumps(error)
+        status = code if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599 else None
         return ProviderError(
             one_line(f"{self.config.name}: {message}", self._key),
-            status=code if isinstance(code, int) else None,
-            retryable=retryable,
-            partial=partial,
+            status=status,
+            retryable=is_retryable(status) if status is not None else True,
         )
+
+
+def _plain_text(data: Any) -> str | None:
+    """The text of the most common chunk (one choice, a text delta, nothing else that
+    `_chunk` would read), checked by the same rules without the general walk; else None."""
+    if type(data) is not dict or data.get("error") is not None or data.get("usage") is not None:
+        return None
+    choices = data.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("finish_reason") is not None:
+        return None
+    index = choice.get("index")
+    delta = choice.get("delta")
+    if not (index is None or (type(index) is int and index == 0)) or type(delta) is not dict:
+        return None
+    content = delta.get("content")
+    if type(content) is not str or delta.get("tool_calls") is not None:
+        return None
+    return content
+
+
+# A tool-call fragment: (index, id, function name, argument text).
+_Fragment = tuple[int | None, str | None, str | None, str | None]
+
+
+def _fragment(value: Any) -> _Fragment:
+    fragment = obj(value, "a tool call")
+    function = opt_obj(fragment, "function", "tool call")
+    arguments = function.get("arguments")
+    if arguments is not None and not isinstance(arguments, str):
+        if not isinstance(arguments, dict):
+            raise Malformed(f"tool call arguments are {kind(arguments)}, not text")
+        arguments = _dumps(arguments)
+    return (
+        opt_int(fragment, "index", "tool call"),
+        opt_str(fragment, "id", "tool call"),
+        opt_str(function, "name", "tool call function"),
+        arguments,
+    )
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError):
+        return kind(value)
 
 
 def _message(m: Message) -> dict[str, Any]:
@@ -152,9 +229,7 @@ class _ToolCallFragments:
         self.calls: list[dict[str, Any]] = []
         self.slot_of_index: dict[int, int] = {}
 
-    def add(self, fragment: dict[str, Any]) -> None:
-        index, call_id = fragment.get("index"), fragment.get("id")
-        function = fragment.get("function") or {}
+    def add(self, index: int | None, call_id: str | None, name: str | None, arguments: str | None) -> None:
         if index is None:
             slot = None if (call_id or not self.calls) else len(self.calls) - 1
         else:
@@ -169,10 +244,10 @@ class _ToolCallFragments:
         call = self.calls[slot]
         if call_id and not call["id"]:
             call["id"] = call_id
-        if function.get("name") and not call["name"]:
-            call["name"] = function["name"]
-        if function.get("arguments"):
-            call["arguments"].append(_as_json_text(function["arguments"]))
+        if name and not call["name"]:
+            call["name"] = name
+        if arguments:
+            call["arguments"].append(arguments)
 
     def finish(self) -> tuple[ToolCall, ...]:
         return tuple(
@@ -181,14 +256,9 @@ class _ToolCallFragments:
         )
 
 
-def _as_json_text(arguments: Any) -> str:
-    if arguments is None:
-        return ""
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-
-def _usage(usage: dict[str, Any]) -> Usage:
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+def _usage(value: Any) -> Usage:
+    usage = obj(value, "usage")
+    return Usage(count(usage, "prompt_tokens", "usage"), count(usage, "completion_tokens", "usage"))
 
 
 def _finish(reason: str | None, tool_calls: tuple[ToolCall, ...]) -> FinishReason:

@@ -1,53 +1,54 @@
-"""What both wire formats share: reading SSE events, and turning HTTP failures into
-one-line `ProviderError`s that never carry the key."""
+"""What both wire formats share: the request under deadlines, and turning every failure
+into a one-line `ProviderError` that never carries the key or a control character."""
 
 from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from contextlib import aclosing
 from typing import Any
 
 from tui.core._httpx import httpx
 
-from .base import ChatRequest, Delta, Done, ProviderConfig, ProviderError, ProviderEvent
+from .. import text as _text
+from .base import (
+    ChatRequest,
+    Deadlines,
+    Delta,
+    Done,
+    ProviderConfig,
+    ProviderError,
+    ProviderEvent,
+)
+from .shapes import Malformed
+from .wire import (
+    MAX_ERROR_BYTES,
+    MAX_REPLY_BYTES,
+    Clock,
+    SSEEvent,
+    body_chunks,
+    read_body,
+    sse_batches,
+)
+
+__all__ = ["HttpProvider", "SSEEvent", "decode_arguments", "is_retryable", "one_line", "parse_json", "stream_cut"]
 
 
-@dataclass(frozen=True)
-class SSEEvent:
-    event: str  # "message" when the server named none
-    data: str
-
-
-async def iter_sse(response: httpx.Response) -> AsyncIterator[SSEEvent]:
-    """Events of a text/event-stream body. An event cut off by the end of the body is
-    dropped, as the SSE spec says; the caller notices the missing terminator."""
-    event = ""
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield SSEEvent(event or "message", "\n".join(data))
-            event, data = "", []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
+def scrub(text: str, key: str | None) -> str:
+    """`text` without the key in any form it may be quoted in (raw, stripped, repr)."""
+    if not key:
+        return text
+    forms = {key, key.strip(), repr(key)[1:-1], *(part for part in key.split() if len(part) >= 8)}
+    for form in sorted((f for f in forms if f), key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def one_line(text: str, key: str | None, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    if key:
-        text = text.replace(key, "***")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return scrub(_text.one_line(scrub(str(text), key), limit), key)
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
@@ -55,19 +56,23 @@ def retry_after(headers: httpx.Headers) -> float | None:
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(0.0, float(ms) / 1000)
+            value = float(ms) / 1000
+            if math.isfinite(value):
+                return max(0.0, value)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
+    raw = headers.get("retry-after")
+    if not raw:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return max(0.0, when.timestamp() - time.time())
 
@@ -77,19 +82,19 @@ def error_message(body: bytes) -> str:
     it under "error"), else the start of the body."""
     try:
         payload: Any = json.loads(body)
-    except ValueError:
+        if isinstance(payload, dict):
+            err = payload.get("error")
+            if isinstance(err, dict) and err.get("message"):
+                return str(err["message"])
+            if isinstance(err, str):
+                return err
+            if payload.get("message"):
+                return str(payload["message"])
+            if payload.get("detail"):
+                return str(payload["detail"])
+        return json.dumps(payload)[:200]
+    except (ValueError, RecursionError):
         return body.decode("utf-8", "replace").strip()[:200] or "(empty body)"
-    if isinstance(payload, dict):
-        err = payload.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-        if isinstance(err, str):
-            return err
-        if payload.get("message"):
-            return str(payload["message"])
-        if payload.get("detail"):
-            return str(payload["detail"])
-    return json.dumps(payload)[:200]
 
 
 def is_retryable(status: int) -> bool:
@@ -97,15 +102,22 @@ def is_retryable(status: int) -> bool:
 
 
 async def status_error(
-    name: str, response: httpx.Response, key: str | None, key_env: str | None
+    name: str, response: httpx.Response, clock: Clock, key: str | None, key_env: str | None
 ) -> ProviderError:
-    """Read an error response's body and describe it in one line."""
+    """Read (the start of) an error response's body and describe it in one line."""
     status = response.status_code
+    pieces: list[bytes] = []
+    size = 0
     try:
-        body = await response.aread()
-    except httpx.HTTPError:
-        body = b""
-    message = error_message(body)
+        async with aclosing(body_chunks(response, clock, 1 << 62, what="error body")) as chunks:
+            async for chunk in chunks:
+                pieces.append(chunk)
+                size += len(chunk)
+                if size >= MAX_ERROR_BYTES:
+                    break
+    except (httpx.HTTPError, ProviderError):
+        pass
+    message = error_message(b"".join(pieces)[:MAX_ERROR_BYTES])
     if status in (401, 403):
         if key:
             hint = f"the API key was rejected (check {key_env})" if key_env else "the API key was rejected"
@@ -123,11 +135,16 @@ async def status_error(
 
 
 def transport_error(
-    name: str, exc: httpx.RequestError, key: str | None, partial: str, started: bool
+    name: str, exc: httpx.RequestError, key: str | None, started: bool, deadlines: Deadlines
 ) -> ProviderError:
     """A connection that failed (before a response) or broke (mid-stream). Only a
-    base URL httpx cannot use at all is not worth retrying."""
-    detail = str(exc) or type(exc).__name__
+    request httpx cannot make at all is not worth retrying."""
+    if isinstance(exc, httpx.LocalProtocolError):
+        # Its text quotes the offending header, which may be the key: never shown.
+        return ProviderError(f"{name}: the request could not be sent (a header httpx refused)")
+    detail = one_line(str(exc) or type(exc).__name__, key, 200)
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return ProviderError(f"{name}: could not connect within {deadlines.connect_s:g}s", retryable=True)
     if isinstance(exc, httpx.TimeoutException):
         what = "stream cut (timed out)" if started else "request timed out"
     elif started:
@@ -135,26 +152,19 @@ def transport_error(
     else:
         what = "connection failed"
     retryable = not isinstance(exc, httpx.UnsupportedProtocol)
-    return ProviderError(one_line(f"{name}: {what}: {detail}", key), retryable=retryable, partial=partial)
+    return ProviderError(f"{name}: {what}: {detail}", retryable=retryable)
 
 
-def stream_cut(name: str, partial: str) -> ProviderError:
-    return ProviderError(
-        f"{name}: stream cut: the response ended before it was complete",
-        retryable=True,
-        partial=partial,
-    )
+def stream_cut(name: str) -> ProviderError:
+    return ProviderError(f"{name}: stream cut: the response ended before it was complete", retryable=True)
 
 
-def parse_json(name: str, data: str | bytes, key: str | None, partial: str = "") -> Any:
+def parse_json(name: str, data: str | bytes, what: str = "stream chunk") -> Any:
     try:
         return json.loads(data)
-    except ValueError:
-        raise ProviderError(
-            one_line(f"{name}: malformed response data: {data[:120]!r}", key),
-            retryable=True,
-            partial=partial,
-        ) from None
+    except (ValueError, RecursionError):
+        shown = data[:80] if isinstance(data, str) else data[:80].decode("utf-8", "replace")
+        raise ProviderError(f"{name}: malformed {what}: not JSON: {shown!r}", retryable=True) from None
 
 
 def decode_arguments(raw: str) -> dict[str, Any]:
@@ -163,7 +173,7 @@ def decode_arguments(raw: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"_raw": raw}
     return value if isinstance(value, dict) else {"_raw": raw}
 
@@ -177,10 +187,22 @@ def wants_sse(response: httpx.Response) -> bool:
     return not response.headers.get("content-type", "").startswith("application/json")
 
 
+def key_problem(key: str | None) -> bool:
+    """A key that cannot go in a header as it is: control or non-ASCII characters, or
+    surrounding whitespace."""
+    return bool(key) and (key != key.strip() or not all(" " <= c <= "~" for c in key))  # type: ignore[union-attr]
+
+
+def _lower(limit: float | None, bound: float) -> float:
+    return bound if limit is None else min(limit, bound)
+
+
 class HttpProvider:
     """What both wire formats share: config, key, a client borrowed or owned, and the
     request itself. A wire format gives `path`, `body`, `headers`, and parses a whole
-    reply (`parse_reply`) and a stream (`parse_stream`, appending text as it goes)."""
+    reply (`parse_reply`) and a stream (`parse_stream`, appending text as it goes and
+    setting `clock.progressed` at the first text or tool-call delta). Either raises
+    `Malformed` for JSON of the wrong shape."""
 
     path = ""
 
@@ -210,28 +232,76 @@ class HttpProvider:
     def parse_reply(self, data: Any) -> Done:
         raise NotImplementedError
 
-    def parse_stream(self, response: httpx.Response, text: list[str]) -> AsyncIterator[ProviderEvent]:
+    def parse_stream(
+        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock
+    ) -> AsyncIterator[ProviderEvent]:
         raise NotImplementedError
+
+    def _timeout(self, d: Deadlines) -> httpx.Timeout:
+        """httpx's own timeouts: the client's, lowered to the deadlines. Its read timeout
+        is only a backstop behind the clock's idle deadline."""
+        base = self._client.timeout
+        return httpx.Timeout(
+            connect=_lower(base.connect, d.connect_s),
+            read=_lower(base.read, d.idle_s + 1.0),
+            write=_lower(base.write, d.idle_s + 1.0),
+            pool=_lower(base.pool, d.connect_s),
+        )
 
     async def stream(self, request: ChatRequest, *, stream: bool = True) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
         text: list[str] = []
         started = False
+        what = "stream chunk" if stream else "reply"
+        response: httpx.Response | None = None
         try:
-            async with self._client.stream(
-                "POST", self.config.base_url + self.path, json=self.body(request, stream), headers=self.headers(stream)
-            ) as response:
-                if response.status_code >= 400:
-                    raise await status_error(name, response, self._key, self.config.api_key_env)
-                started = True
-                if not (stream and wants_sse(response)):
-                    # Not streamed, or a server that ignored stream: true and sent JSON.
-                    done = self.parse_reply(parse_json(name, await response.aread(), self._key))
-                    if done.text:
-                        yield Delta(done.text)
-                    yield done
-                    return
-                async for event in self.parse_stream(response, text):
-                    yield event
-        except httpx.RequestError as exc:
-            raise transport_error(name, exc, self._key, "".join(text), started) from exc
+            if key_problem(self._key):
+                raise ProviderError(
+                    f"{name}: the API key{f' in {self.config.api_key_env}' if self.config.api_key_env else ''}"
+                    " holds control or non-ASCII characters or surrounding spaces and cannot be sent"
+                )
+            clock = Clock(name, request.deadlines)
+            headers = {"Accept-Encoding": "gzip, deflate", **self.headers(stream)}
+            http_request = self._client.build_request(
+                "POST",
+                self.config.base_url + self.path,
+                json=self.body(request, stream),
+                headers=headers,
+                timeout=self._timeout(request.deadlines),
+            )
+            response = await clock.wait(self._client.send(http_request, stream=True), idle=False)
+            if response.status_code >= 400:
+                raise await status_error(name, response, clock, self._key, self.config.api_key_env)
+            started = True
+            if not (stream and wants_sse(response)):
+                # Not streamed, or a server that ignored stream: true and sent JSON.
+                what = "reply"
+                done = self.parse_reply(parse_json(name, await read_body(response, clock, MAX_REPLY_BYTES), what))
+                if done.text:
+                    yield Delta(done.text)
+                yield done
+                return
+            async for event in self.parse_stream(sse_batches(response, clock), text, clock):
+                yield event
+        except ProviderError as e:
+            raise self._finish(e, text) from None
+        except Malformed as e:
+            raise self._finish(ProviderError(f"{name}: malformed {what}: {e}", retryable=True), text) from None
+        except httpx.RequestError as e:
+            raise self._finish(transport_error(name, e, self._key, started, request.deadlines), text) from None
+        except Exception as e:  # noqa: BLE001 - nothing but ProviderError may leave stream()
+            # The exception's text may quote a header (the key): only its type is shown.
+            raise self._finish(ProviderError(f"{name}: request failed ({type(e).__name__})"), text) from None
+        finally:
+            if response is not None:
+                await response.aclose()
+
+    def _finish(self, error: ProviderError, text: list[str]) -> ProviderError:
+        """The error with the text streamed so far, and with no trace of the key."""
+        if text and not error.partial:
+            error.partial = "".join(text)
+        message = str(error)
+        clean = scrub(message, self._key)
+        if clean != message:
+            error.args = (clean,)
+        return error
