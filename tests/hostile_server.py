@@ -14,6 +14,7 @@ that the partial answer survives the fault.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -122,10 +123,8 @@ class HostileServer:
         self._sock.close()
         with self._lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 conn.close()
         for thread in self._threads:
             thread.join(timeout=2)

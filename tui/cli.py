@@ -379,9 +379,9 @@ def _printable_line(text: str) -> str:
 def _printable(text: str) -> str:
     """Outside text for a terminal: escape sequences and other controls are made
     visible, never interpreted (newlines and tabs pass)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+    from tui.core.text import neutralise
+
+    return text if text.isprintable() else neutralise(text)
 
 
 async def _start_tools(profile: Any, env: dict[str, str], approve_all: bool):

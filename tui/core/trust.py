@@ -22,24 +22,14 @@ from urllib.parse import urlsplit
 from .env import config_dir, data_dir
 from .models import BUILTIN_PROVIDERS
 from .profile import Profile
+from .text import neutralise
 
 STORE_NAME = "trusted.json"
 _FINGERPRINT_VERSION = "baton-trust-1"
 
-# C0 controls except tab and newline, DEL, and the C1 range (8-bit CSI, OSC, ...).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def visible(text: str) -> str:
     """`text` with every control character but tab and newline made visible (ESC shows as ␛)."""
-
-    def picture(match: re.Match[str]) -> str:
-        code = ord(match.group())
-        if code < 0x20:
-            return chr(0x2400 + code)
-        return "\u2421" if code == 0x7F else f"\\x{code:02x}"
-
-    return _CONTROL.sub(picture, text)
+    return neutralise(text)
 
 
 _PLAIN_ARG = re.compile(r"[\w@%+=:,./-]+")

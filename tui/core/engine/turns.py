@@ -28,7 +28,7 @@ from ..history import wire_messages
 from ..models import ModelError, ModelSpec, api_key, resolve_model
 from ..pricing import cost_usd
 from ..profile import Profile
-from ..providers.base import ChatRequest, Delta, Done, Provider, ProviderError, ProviderEvent
+from ..providers.base import ChatRequest, Deadlines, Delta, Done, Provider, ProviderError, ProviderEvent
 from ..types import Message, ToolSpec, new_id
 
 MAX_BACKOFF_S = 10.0
@@ -163,7 +163,10 @@ class TurnRunner:
         self, spec: ModelSpec, history: list[Message], system: str | None, tools: tuple[ToolSpec, ...],
         lane: str | None, purpose: str, extra: Extra | None,
     ) -> AsyncGenerator[Event, None]:
+        limits = self.profile.limits
         request = ChatRequest(
+            deadlines=Deadlines(limits.connect_timeout_s, limits.first_token_timeout_s, limits.idle_timeout_s,
+                                limits.turn_timeout_s),
             model=spec.model_id,
             messages=wire_messages(history, spec.name, {t.name for t in tools}),
             system=system or None,

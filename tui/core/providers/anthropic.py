@@ -124,7 +124,8 @@ class AnthropicProvider(HttpProvider):
                     clock.progressed = True
                 return piece
         elif kind_ == "message_delta":
-            state.stop_reason = opt_str(opt_obj(data, "delta", "message_delta"), "stop_reason", "delta") or state.stop_reason
+            delta = opt_obj(data, "delta", "message_delta")
+            state.stop_reason = opt_str(delta, "stop_reason", "delta") or state.stop_reason
             usage = opt_obj(data, "usage", "message_delta")
             # Both counts are cumulative: the last value is the total.
             out = opt_int(usage, "output_tokens", "usage")

@@ -197,7 +197,8 @@ class SSEDecoder:
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError:
-                raise ProviderError(f"{self.name}: malformed stream: bytes that are not UTF-8", retryable=True) from None
+                raise ProviderError(f"{self.name}: malformed stream: bytes that are not UTF-8",
+                                    retryable=True) from None
             name, _, value = text.partition(":")
             if value[:1] == " ":
                 value = value[1:]
@@ -207,7 +208,8 @@ class SSEDecoder:
                 self._event = value
 
     def _long_line(self) -> ProviderError:
-        return ProviderError(f"{self.name}: malformed stream: a line longer than {MAX_LINE_BYTES:,} bytes", retryable=True)
+        return ProviderError(f"{self.name}: malformed stream: a line longer than {MAX_LINE_BYTES:,} bytes",
+                             retryable=True)
 
 
 async def sse_batches(response: httpx.Response, clock: Clock) -> AsyncIterator[list[SSEEvent]]:
