@@ -86,12 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args.profile, args.session)
     except UsageError as e:
-        print(e, file=sys.stderr)
+        _say(str(e))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # a bug of ours: one line for the person, the traceback to a file
-        print(f"baton: internal error: {type(e).__name__}: {e} (details in {_crash_log(e)})", file=sys.stderr)
+        _say(f"baton: internal error: {type(e).__name__}: {e} (details in {_crash_log(e)})")
         return EXIT_FAILED
 
 
@@ -119,9 +119,9 @@ def validate_profile(path: str) -> int:
     try:
         profile = load_profile(path)
     except ProfileError as e:
-        print(e, file=sys.stderr)
+        _say(str(e))
         return EXIT_USAGE
-    print(f"{path}: ok ({profile.name}, {len(profile.models)} models)")
+    print(_printable_line(f"{path}: ok ({profile.name}, {len(profile.models)} models)"))
     return 0
 
 
@@ -200,24 +200,24 @@ async def ask(args: argparse.Namespace) -> int:
     try:
         profile = load_profile_arg(args.ask_profile or args.profile, env)
     except ProfileError as e:
-        print(e, file=sys.stderr)
+        _say(str(e))
         return EXIT_USAGE
     if _refused("baton ask", args.ask_profile or args.profile, profile):
         return EXIT_USAGE
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
-        print("baton ask: the prompt is empty", file=sys.stderr)
+        _say("baton ask: the prompt is empty")
         return EXIT_USAGE
     if args.synth and not args.parallel:
-        print("baton ask: --synth goes with --parallel", file=sys.stderr)
+        _say("baton ask: --synth goes with --parallel")
         return EXIT_USAGE
     if args.consensus and not (args.judge or profile.consensus.judge):
-        print("baton ask: --consensus needs --judge M", file=sys.stderr)
+        _say("baton ask: --consensus needs --judge M")
         return EXIT_USAGE
     try:
         return await _ask(args, profile, env, prompt)
     except ModelError as e:
-        print(f"baton ask: {e}", file=sys.stderr)
+        _say(f"baton ask: {e}")
         return EXIT_USAGE
 
 
@@ -395,5 +395,5 @@ async def _start_tools(profile: Any, env: dict[str, str], approve_all: bool):
 
     tools = McpTools(profile.mcp_servers, env, approve=approve if approve_all else None)
     for problem in await tools.start():
-        print(f"baton: {problem}", file=sys.stderr)
+        _say(f"baton: {problem}")
     return tools

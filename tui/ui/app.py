@@ -147,6 +147,14 @@ class BatonApp(App[None]):
         self._save_error: str | None = None
         self._early_keys: list[str] | None = []  # until the composer is mounted
 
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
+        """Every toast neutralised once, here: they carry text from outside (provider
+        errors, MCP servers, file names) that must never reach the terminal as escapes."""
+        from tui.core.text import one_line
+
+        kwargs["markup"] = False
+        super().notify(one_line(message, 600), title=one_line(title, 100), **kwargs)
+
     # ---------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
@@ -371,7 +379,7 @@ class BatonApp(App[None]):
         self._run = run
         presenter = RunPresenter(
             self.query_one(ChatPane), kind,
-            notify=lambda message, severity: self.notify(message, severity=severity, markup=False),  # type: ignore[arg-type]
+            notify=lambda message, severity: self.notify(message, severity=severity, markup=False),
             on_timeline=self._timeline_event,
             on_state=self._state_event,
         )

@@ -17,6 +17,7 @@ from ..handoff import build_package
 from ..models import ModelError, resolve_model
 from ..profile import ModelDef, Profile, Routing
 from ..routing import RouteChoice, route_for_analysis, select_model
+from ..text import one_line
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -166,7 +167,7 @@ def serve(profile_arg: str | None) -> int:
         try:
             profile = load_profile(find_profile(profile_arg))
         except ProfileError as exc:
-            print(f"baton mcp-server: {exc}", file=sys.stderr)
+            print(one_line(f"baton mcp-server: {exc}", 1000), file=sys.stderr)
             return 2
     build_server(profile, load_environment()).run()
     return 0
