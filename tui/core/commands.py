@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 USAGE: dict[str, str] = {
     "model": "/model M",
-    "handoff": "/handoff M [instructions]",
+    "handoff": "/handoff M [--back] [--edit] [instructions]",
     "route": "/route auto|manual",
     "parallel": "/parallel M1 M2 ... [--synth M] [PROMPT]",
     "consensus": "/consensus M1 M2 ... --judge M [PROMPT]",
@@ -37,7 +37,8 @@ Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
 | command | what it does |
 |---|---|
 | `/model M` | answer with model M from now on |
-| `/handoff M [instructions]` | hand the conversation to M (with a handoff package) |
+| `/handoff M [--back] [--edit] [instructions]` | hand the conversation to M; `--back`: it returns after |
+| | M's turn; `--edit`: review the handoff package first |
 | `/route auto\\|manual` | let routing rules pick the model, or keep the active one |
 | `/parallel M1 M2 ... [--synth M] [PROMPT]` | ask several models at once, optionally synthesise |
 | `/consensus M1 M2 ... --judge M [PROMPT]` | several answers, ranked by a judge |
@@ -159,9 +160,16 @@ def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
         return Command(name, model=rest)
     if name == "handoff":
         target, _, instructions = rest.partition(" ")
-        if not target:
+        if not target or target.startswith("--"):
             raise CommandError(f"usage: {USAGE[name]}")
-        return Command(name, model=target, text=instructions.strip())
+        flags: dict[str, str] = {}
+        words = instructions.split()
+        while words and words[0] in ("--back", "--edit"):
+            flags[words.pop(0)[2:]] = "yes"
+        instructions = instructions.strip()
+        for flag in flags:
+            instructions = instructions.removeprefix(f"--{flag}").strip()
+        return Command(name, model=target, text=instructions, extra=flags)
     if name == "route":
         if rest not in ("auto", "manual"):
             raise CommandError(f"usage: {USAGE[name]}")

@@ -75,7 +75,7 @@ class Controller:
     def start(self, command: Command) -> Run:
         """A run for a command that asks models something; ValueError (one line) if it cannot."""
         if command.name == "handoff":
-            return self.engine.handoff(command.model or "", command.text)
+            return self.engine.handoff(command.model or "", command.text, back="back" in command.extra)
         if command.name in ("parallel", "consensus"):
             prompt = command.text or self.last_prompt()
             if not prompt:

@@ -186,6 +186,22 @@ class HandoffEvent(TimelineEvent):
 
 
 @dataclass(frozen=True)
+class ConsultEvent(TimelineEvent):
+    """A model asked another once (a consult_* tool); the answer went back as a tool result."""
+
+    type: ClassVar[str] = "consult"
+    from_model: str
+    to_model: str
+    question: str
+    answer: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+    error: str | None = None
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class RouteEvent(TimelineEvent):
     type: ClassVar[str] = "route"
     task_type: str
@@ -264,6 +280,7 @@ class ConsensusEvent(TimelineEvent):
     judge_output: str = ""
     latency_s: float = 0.0
     at: str | None = None  # the id of the round's question
+    swap_agrees: bool | None = None  # asked twice in reversed order: did the judge pick the same winner?
     time: float = field(default_factory=_now)
 
 
@@ -302,7 +319,7 @@ class RecordError(ValueError):
 
 _EVENT_TYPES: dict[str, type[TimelineEvent]] = {
     cls.type: cls
-    for cls in (TurnEvent, HandoffEvent, RouteEvent, FallbackEvent, RetryEvent, ToolCallEvent, RoundEvent,
+    for cls in (TurnEvent, HandoffEvent, ConsultEvent, RouteEvent, FallbackEvent, RetryEvent, ToolCallEvent, RoundEvent,
                 ParallelEvent,
                 ConsensusEvent, StageEvent, ValidationEvent, NoticeEvent)
 }

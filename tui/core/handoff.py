@@ -11,6 +11,7 @@ from .routing import classify
 from .types import Message, ToolSpec
 
 TRANSFER_PREFIX = "transfer_to_"
+CONSULT_PREFIX = "consult_"
 
 _EXPECTED_OUTPUT = {
     "code_generation": "working code with a short explanation",
@@ -35,6 +36,24 @@ def transfer_tool_name(target: str) -> str:
 def transfer_tools(targets: list[str]) -> dict[str, str]:
     """Offered tool name -> target, for each allowed target."""
     return {transfer_tool_name(t): t for t in targets}
+
+
+def consult_tools(targets: list[str]) -> dict[str, str]:
+    """Offered consult tool name -> target: ask it once, keep the conversation."""
+    return {(CONSULT_PREFIX + re.sub(r"[^a-zA-Z0-9_-]", "_", t))[:64]: t for t in targets}
+
+
+def consult_spec(name: str, target: str) -> ToolSpec:
+    return ToolSpec(
+        name=name,
+        description=f"Ask {target} one question and get its answer back as this tool's result; "
+        "you keep the conversation. Use it for a second opinion or a part {target} is better at.",
+        parameters={
+            "type": "object",
+            "properties": {"question": {"type": "string", "description": f"What to ask {target}, self-contained"}},
+            "required": ["question"],
+        },
+    )
 
 
 def transfer_spec(name: str, target: str) -> ToolSpec:

@@ -49,6 +49,7 @@ class HandoffConf:
     context: Literal["full", "summary", "recent"] = "full"
     recent_turns: int = 6
     targets: list[str] = field(default_factory=list)
+    handback: bool = False  # the conversation returns to who handed off when the target's turn ends
 
 
 @dataclass
@@ -61,6 +62,7 @@ class ParallelConf:
 class ConsensusConf:
     models: list[str] = field(default_factory=list)
     judge: str | None = None
+    swap: bool = False  # ask the judge twice, the answers in reversed order, and say if it agrees
 
 
 @dataclass

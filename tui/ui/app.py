@@ -538,8 +538,26 @@ class BatonApp(App[None]):
         self.notify(f"routing: {command.mode}", markup=False)
 
     async def _command_handoff(self, command: Command) -> None:
-        await self.cancel_run()
-        self.play(self.controller.start(command))
+        if "edit" not in command.extra:
+            run = self.controller.start(command)
+            await self.cancel_run()
+            self.play(run)
+            return
+        from .screens import HandoffScreen
+
+        engine = self.controller.engine
+        target = command.model or ""
+        engine.check_model(target)
+
+        async def reviewed(package: dict[str, Any] | None) -> None:
+            if package is None:
+                self.notify("handoff cancelled", markup=False)
+                return
+            await self.cancel_run()
+            self.play(engine.handoff(target, str(package.get("instructions", "")), back="back" in command.extra,
+                                     package=package))
+
+        self.push_screen(HandoffScreen(engine.package(target, command.text)), callback=reviewed)
 
     async def _command_parallel(self, command: Command) -> None:
         await self._round(command)

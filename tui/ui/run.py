@@ -13,6 +13,7 @@ from typing import Any
 
 from tui.core.events import (
     ConsensusEvent,
+    ConsultEvent,
     Event,
     FallbackEvent,
     HandoffEvent,
@@ -128,7 +129,7 @@ class RunPresenter:
                 if not view.text and event.finish_reason == "tool_calls":
                     await view.remove()
         elif isinstance(event, HandoffEvent):
-            via = "" if event.reason == "user" else f" ({event.reason})"
+            via = {"user": "", "handback": " (back)"}.get(event.reason, f" ({event.reason})")
             note = f": {event.instructions}" if event.instructions else ""
             await self.chat.add_line(f"⇢ handoff {event.from_model} → {event.to_model}{via}{note}", "handoff")
             if event.reason == "user" and event.instructions:
@@ -142,6 +143,10 @@ class RunPresenter:
             await self.chat.add_line(
                 f"⚙ {event.model} called {event.server}.{event.tool} {event.arguments} · {status}", "tool"
             )
+        elif isinstance(event, ConsultEvent):
+            result = f"error: {event.error}" if event.error else f"{event.latency_s:.1f}s"
+            await self.chat.add_line(f"⇄ {event.from_model} consulted {event.to_model}: {event.question} · {result}",
+                                     "handoff")
         elif isinstance(event, FallbackEvent):
             await self.chat.add_line(f"↯ fallback {event.from_model} → {event.to_model}: {event.error}", "error")
         elif isinstance(event, (ParallelEvent, ConsensusEvent)):

@@ -160,3 +160,66 @@ class TrustScreen(ModalScreen[bool]):
 
     def action_answer(self, trusted: bool) -> None:
         self.dismiss(trusted)
+
+
+class HandoffScreen(ModalScreen["dict[str, Any] | None"]):
+    """The handoff package, for the person to review and edit before it is sent.
+    Dismisses with the edited package, or None (Escape, Cancel)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_handoff")]
+
+    def __init__(self, package: dict[str, Any]) -> None:
+        super().__init__()
+        self.package = package
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input, Select
+
+        meta = self.package.get("metadata") or {}
+        context = self.package.get("context") or {}
+        mode = str(context.get("mode", "full")) if isinstance(context, dict) else "full"
+        with Vertical(id="dialog"):
+            yield Static(Content(one_line(f"Hand off to {self.package.get('target_model')}", 100)), classes="title")
+            with VerticalScroll(classes="body"):
+                yield Static(Content("Task"))
+                yield Input(str(self.package.get("original_task", "")), id="task")
+                yield Static(Content("Instructions"))
+                yield Input(str(self.package.get("instructions", "")), id="instructions")
+                yield Static(Content("Context"))
+                yield Select([(m, m) for m in ("full", "summary", "recent")], value=mode, allow_blank=False,
+                             id="context")
+                yield Static(Content("Expected output"))
+                yield Input(str(meta.get("expected_output_format", "")), id="expected")
+                yield Static(Content("Validation criteria (separated by ;)"))
+                yield Input("; ".join(map(str, meta.get("validation_criteria", []))), id="criteria")
+            with Horizontal(classes="buttons"):
+                yield Button("Send", id="send", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "send":
+            self.dismiss(self.edited())
+        else:
+            self.dismiss(None)
+
+    def edited(self) -> dict[str, Any]:
+        from textual.widgets import Input, Select
+
+        def value(widget_id: str) -> str:
+            return self.query_one(f"#{widget_id}", Input).value.strip()
+
+        package = dict(self.package)
+        package["original_task"] = value("task")
+        package["instructions"] = value("instructions")
+        context = package.get("context")
+        mode = self.query_one("#context", Select).value
+        package["context"] = {**(context if isinstance(context, dict) else {}), "mode": mode}
+        meta = dict(package.get("metadata") or {})
+        meta["expected_output_format"] = value("expected")
+        meta["validation_criteria"] = [c.strip() for c in value("criteria").split(";") if c.strip()]
+        package["metadata"] = meta
+        return package
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any
 
 from ..conversation import Conversation
 from ..events import BranchSelected, Event, ModelSelected
@@ -121,9 +122,17 @@ class Engine:
         """The person's message, answered by the active model or the routed one."""
         return self._start(converse.send(self.ctx, text))
 
-    def handoff(self, target: str, instructions: str = "") -> Run:
-        """Move the conversation to `target`; with instructions, it answers them now."""
-        return self._start(converse.user_handoff(self.ctx, target, instructions))
+    def handoff(
+        self, target: str, instructions: str = "", *, back: bool = False, package: dict[str, Any] | None = None
+    ) -> Run:
+        """Move the conversation to `target`; with instructions, it answers them now, and
+        with `back` the conversation returns to the model that handed off afterwards.
+        `package` is a handoff package the person reviewed (see `package()`)."""
+        return self._start(converse.user_handoff(self.ctx, target, instructions, back, package))
+
+    def package(self, target: str, instructions: str = "") -> dict[str, Any]:
+        """The handoff package a handoff to `target` would carry, for the person to review."""
+        return self.ctx.package(self.active_model, target, instructions)
 
     def chain(self, prompt: str, models: list[str]) -> Run:
         """The first model answers and may hand off along the rest of the chain."""

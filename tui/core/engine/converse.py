@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from ..events import (
     BranchSelected,
+    ConsultEvent,
     Event,
     HandoffEvent,
+    MessageAdded,
     ModelSelected,
     RouteEvent,
     RunFailed,
@@ -17,7 +20,7 @@ from ..events import (
     ToolCallEvent,
     TurnFinished,
 )
-from ..handoff import handoff_note, transfer_spec, transfer_tools
+from ..handoff import consult_spec, consult_tools, handoff_note, transfer_spec, transfer_tools
 from ..history import shape_context
 from ..models import ModelError
 from ..routing import route
@@ -50,15 +53,21 @@ async def send(ctx: Context, text: str) -> AsyncGenerator[Event, None]:
         yield ev
 
 
-async def user_handoff(ctx: Context, target: str, instructions: str) -> AsyncGenerator[Event, None]:
-    """Move the conversation to `target`; with instructions, it answers them now."""
+async def user_handoff(
+    ctx: Context, target: str, instructions: str, back: bool = False, package: dict[str, Any] | None = None
+) -> AsyncGenerator[Event, None]:
+    """Move the conversation to `target`; with instructions, it answers them now (and,
+    with `back` or `[handoff] handback`, the conversation returns when it is done)."""
     try:
         ctx.runner.resolve(target)
     except ModelError as e:
         yield RunFailed(str(e))
         return
     source = ctx.active_model
-    package = ctx.package(source, target, instructions)
+    if package is None:
+        package = ctx.package(source, target, instructions)
+    else:  # the person reviewed and edited it
+        instructions = str(package.get("instructions", instructions))
     yield HandoffEvent(source or "user", target, "user", instructions, package, at=ctx.conversation.leaf)
     if not instructions:
         yield RunFinished("", target)
@@ -66,7 +75,19 @@ async def user_handoff(ctx: Context, target: str, instructions: str) -> AsyncGen
     h = ctx.profile.handoff
     base = shape_context(ctx.main_branch(), h.context, h.recent_turns)
     yield ctx.add(Message("user", instructions))
-    async for ev in converse(ctx, target, h.targets, note=handoff_note(package), history_base=base):
+    turn = converse(ctx, target, h.targets, note=handoff_note(package), history_base=base)
+    async for ev in _handing_back(ctx, turn, target, source, back or h.handback):
+        yield ev
+
+
+async def _handing_back(
+    ctx: Context, events: AsyncGenerator[Event, None], target: str, source: str | None, back: bool
+) -> AsyncGenerator[Event, None]:
+    """The target's turn; when it ends well and `back` is set, the conversation returns to `source`."""
+    async for ev in events:
+        if isinstance(ev, RunFinished) and back and source and source != target:
+            yield HandoffEvent(ev.model, source, "handback", "", {"target_model": source, "source_model": ev.model},
+                               at=ctx.conversation.leaf)
         yield ev
 
 
@@ -90,9 +111,13 @@ async def converse(
 ) -> AsyncGenerator[Event, None]:
     """`model` answers, running tools until it replies; a transfer_to_* call moves the
     rest of the run to the target (the first such call in a turn wins)."""
-    transfers = transfer_tools([t for t in targets if t != model])
-    specs: tuple[ToolSpec, ...] = tuple(ctx.tools.specs() if ctx.tools else ()) + tuple(
-        transfer_spec(name, target) for name, target in transfers.items()
+    others = [t for t in targets if t != model]
+    transfers = transfer_tools(others)
+    consults = consult_tools(others) if chain_models is None else {}
+    specs: tuple[ToolSpec, ...] = (
+        tuple(ctx.tools.specs() if ctx.tools else ())
+        + tuple(transfer_spec(name, target) for name, target in transfers.items())
+        + tuple(consult_spec(name, target) for name, target in consults.items())
     )
     extra, notice = ctx.hosted(model)
     if notice:
@@ -137,12 +162,23 @@ async def converse(
                 return
             next_targets = (chain_models[chain_models.index(target) + 1:]
                             if chain_models and target in chain_models else targets)
-            async for ev in converse(ctx, target, next_targets, note=handoff_note(package),
-                                     chain_models=chain_models, depth=depth + 1):
+            turn = converse(ctx, target, next_targets, note=handoff_note(package), chain_models=chain_models,
+                            depth=depth + 1)
+            async for ev in _handing_back(ctx, turn, target, result.model,
+                                          ctx.profile.handoff.handback and not chain_models):
                 yield ev
             return
         for call in result.tool_calls:
             started = time.monotonic()
+            if call.name in consults:
+                answer_text = ""
+                async for ev in _consult(ctx, result.model, consults[call.name], call.arguments, answer):
+                    if isinstance(ev, ConsultEvent):
+                        answer_text = ev.answer if ev.error is None else f"consult failed: {ev.error}"
+                    yield ev
+                yield ctx.add(Message("tool", answer_text, tool_call_id=call.id, tool_name=call.name,
+                                      is_error=not answer_text or answer_text.startswith("consult failed")))
+                continue
             if ctx.tools is not None and ctx.tools.owner(call.name) is not None:
                 outcome = await ctx.tools.call(call.name, call.arguments)
             else:
@@ -202,3 +238,26 @@ def _reachable(ctx: Context, model: str | None) -> bool:
     except ModelError:
         return False
     return True
+
+
+async def _consult(
+    ctx: Context, caller: str, target: str, arguments: dict[str, object], asking: MessageAdded
+) -> AsyncGenerator[Event, None]:
+    """`target` answers the caller's question once, seeing the conversation so far; the
+    caller keeps control. Ends with a ConsultEvent carrying the answer or the error."""
+    question = str(arguments.get("question", "")).strip()
+    started = time.monotonic()
+    if not question:
+        yield ConsultEvent(caller, target, "", error="no question given")
+        return
+    h = ctx.profile.handoff
+    before = [m for m in ctx.main_branch() if m.id != asking.message.id]
+    history = shape_context(before, h.context, h.recent_turns) + [
+        Message("user", f"{caller} asks you, as a second opinion:\n{question}")]
+    got: list[TurnFinished] = []
+    turn = ctx.runner.answer(target, history, parent=ctx.conversation.leaf, system=ctx.system(), purpose="consult")
+    async for ev in collect(turn, got):
+        yield ev
+    done = got[-1]
+    yield ConsultEvent(caller, target, question, done.text if done.ok else "", done.usage.to_dict(), done.cost_usd,
+                       round(time.monotonic() - started, 3), None if done.ok else (done.error or "failed"))

@@ -69,16 +69,31 @@ async def _round(
     qid = question.message.id
     yield RoundEvent(kind, tuple(models), at=qid)
     history = ctx.conversation.path()
-    lanes = {m: ctx.runner.answer(m, history, parent=qid, system=ctx.system(), lane=m)
-             for m in dict.fromkeys(models)}
+    lanes = {lane: ctx.runner.answer(model, history, parent=qid, system=ctx.system(), lane=lane)
+             for lane, model in lane_names(models).items()}
     async for ev in merge(lanes):
         if isinstance(ev, TurnFinished) and ev.lane is not None:
             results[ev.lane] = ev
         yield ev
-    for lane in lanes:
+    for lane in lanes:  # the columns in the order the models were given
         r = results.get(lane)
-        if r is not None and r.ok:
-            yield ctx.add(Message("assistant", r.text, r.model, lane=lane), parent=qid)
+        if r is not None:
+            results[lane] = results.pop(lane)
+            if r.ok:
+                yield ctx.add(Message("assistant", r.text, r.model, lane=lane), parent=qid)
+
+
+def lane_names(models: list[str]) -> dict[str, str]:
+    """A lane per member, in order; the same model asked twice answers in `m`, `m#2`, ...
+    (sampling one strong model several times is a round of its own)."""
+    lanes: dict[str, str] = {}
+    for model in models:
+        lane, n = model, 1
+        while lane in lanes:
+            n += 1
+            lane = f"{model}#{n}"
+        lanes[lane] = model
+    return lanes
 
 
 async def parallel(
@@ -142,24 +157,37 @@ async def consensus(ctx: Context, prompt: str, models: list[str], judge: str) ->
     order = list(answers)
     ctx.rng.shuffle(order)
     labels = {chr(ord("A") + i): m for i, m in enumerate(order)}
-    ask = judge_prompt(prompt, [(label, answers[m]) for label, m in labels.items()])
-    got: list[TurnFinished] = []
-    async for ev in collect(ctx.runner.answer(judge, [Message("user", ask)], parent=qid, purpose="judge"), got):
-        yield ev
-    judged = got[-1]
-    if judged.ok:
-        ranking = [labels[lb] for lb in parse_ranking(judged.text, list(labels))]
-        judge_output = judged.text
-        if not read_ranking(judged.text, list(labels)):
-            yield NoticeEvent(f"judge {judged.model} gave no ranking Baton could read; "
-                              "the answers keep their shuffled order")
+    # The judge sees the conversation so far (without the round), then the anonymous answers.
+    context = [m for m in ctx.main_branch() if m.id != qid]
+    verdicts: list[tuple[list[str], str, TurnFinished]] = []
+    orders = [labels, dict(zip(labels, reversed(list(labels.values())), strict=True))] if ctx.profile.consensus.swap \
+        else [labels]
+    for shown in orders:
+        ask = judge_prompt(prompt, [(label, answers[m]) for label, m in shown.items()])
+        got: list[TurnFinished] = []
+        turn = ctx.runner.answer(judge, [*context, Message("user", ask)], parent=qid, purpose="judge")
+        async for ev in collect(turn, got):
+            yield ev
+        judged = got[-1]
+        if judged.ok:
+            if not read_ranking(judged.text, list(shown)):
+                yield NoticeEvent(f"judge {judged.model} gave no ranking Baton could read; "
+                                  "the answers keep their shuffled order")
+            verdicts.append(([shown[lb] for lb in parse_ranking(judged.text, list(shown))], judged.text, judged))
+        else:
+            yield NoticeEvent(f"judge {judge} failed ({judged.error}); answers left unranked")
+    if verdicts:
+        ranking, judge_output, judged = verdicts[0]
         yield ctx.add(Message("assistant", judge_output, judged.model, lane="judge"), parent=qid)
     else:
         ranking, judge_output = order, ""
-        yield NoticeEvent(f"judge {judge} failed ({judged.error}); answers left unranked")
+    swap_agrees = verdicts[0][0][0] == verdicts[1][0][0] if len(verdicts) == 2 else None
+    if swap_agrees is False:
+        yield NoticeEvent(f"the judge picked {verdicts[0][0][0]}, then {verdicts[1][0][0]} with the answers "
+                          "in reversed order: its verdict depends on the order")
     winner = ranking[0]
     yield ConsensusEvent(tuple(models), judge, tuple(ranking), winner, answers, labels, judge_output,
-                         round(time.monotonic() - started, 3), at=qid)
+                         round(time.monotonic() - started, 3), at=qid, swap_agrees=swap_agrees)
     yield ctx.add(Message("assistant", answers[winner], winner), parent=qid)
     yield RunFinished(answers[winner], winner)
 
