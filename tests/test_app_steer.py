@@ -124,3 +124,87 @@ async def test_handoff_edit_sends_the_package_as_the_person_left_it(fake_llm: Fa
     assert handoff["instructions"] == "write it up as a haiku"
     assert handoff["package"]["original_task"] == "research octopuses"
     assert "write it up as a haiku" in sent(fake_llm, "beta")
+
+
+async def test_compare_hides_every_name_until_the_vote_then_stats_count_it(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tui.core.votes import votes_path
+
+    fake_llm.script("beta", Reply(text="an answer in one style"))
+    fake_llm.script("gamma", Reply(text="an answer in another style"))
+    fake_llm.script("alpha", Reply(text="continuing"))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        await type_and_send(pilot, "/compare beta gamma -- say something")
+        await wait_for(pilot, lambda: "/vote A" in screen_text(app))
+        await idle(pilot, app)
+        text = screen_text(app)
+        assert "an answer in one style" in text and "an answer in another style" in text
+        assert "beta" not in text and "gamma" not in text  # chat, timeline, panel, toasts: no names
+        await type_and_send(pilot, "/vote " + ("A" if text.index("one style") < text.index("another style")
+                                               else "B"))
+        await wait_for(pilot, lambda: "beta over gamma" in screen_text(app))
+        assert "beta" in screen_text(app) and "gamma" in screen_text(app)
+        await type_and_send(pilot, "go on")
+        await idle(pilot, app)
+    body = sent(fake_llm, "alpha")
+    assert "an answer in one style" in body and "another style" not in body  # went on from the winner
+    assert votes_path(app.env).exists()
+    env = {**os.environ, "HOME": os.environ["HOME"]}
+    env.pop("BATON_DATA_DIR", None)  # the app above wrote under HOME (its env was empty)
+    out = subprocess.run([sys.executable, "-m", "tui", "stats"], capture_output=True, text=True, env=env, check=True)
+    lines = out.stdout.splitlines()
+    beta = next(line for line in lines if line.startswith("beta"))
+    gamma = next(line for line in lines if line.startswith("gamma"))
+    assert beta.split()[1:4] == ["1", "1", "0"] and gamma.split()[1:4] == ["1", "0", "1"]
+    assert lines.index(beta) < lines.index(gamma)
+
+
+async def test_up_on_the_first_line_brings_back_earlier_prompts(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(text="one"), Reply(text="two"))
+    first = make_app(fake_llm, tmp_path)
+    async with first.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "from an older session")
+        await idle(pilot, first)
+    app = make_app(fake_llm, tmp_path / "b")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "this session's prompt")
+        await idle(pilot, app)
+        composer = app.query_one("#composer")
+        composer.focus()
+        await pilot.press("up")
+        assert composer.text == "this session's prompt"  # type: ignore[attr-defined]
+        await pilot.press("up")
+        assert composer.text == "from an older session"  # type: ignore[attr-defined]
+        await pilot.press("down", "down")
+        assert composer.text == ""  # type: ignore[attr-defined]
+
+
+def test_baton_sessions_lists_newest_first_and_continue_opens_the_latest(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tui.core.conversation import Conversation
+    from tui.core.profile import Profile
+    from tui.core.session import save_session
+    from tui.core.sessions import latest_session
+    from tui.core.types import Message
+
+    env = {**os.environ, "BATON_DATA_DIR": str(tmp_path / "data")}
+    folder = tmp_path / "data" / "sessions"
+    save_session(folder / "old.toml", Profile(), Conversation([Message("user", "the older question")]))
+    time.sleep(0.05)
+    newer = Conversation([Message("user", "the \x1b[2J newer question")])
+    newer.title = ""
+    save_session(folder / "new.toml", Profile(), newer)
+    out = subprocess.run([sys.executable, "-m", "tui", "sessions"], capture_output=True, text=True, env=env,
+                         check=True)
+    lines = out.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(folder / "new.toml"), str(folder / "old.toml")]
+    assert lines[1].endswith("the older question") and "\x1b" not in out.stdout
+    assert latest_session({"BATON_DATA_DIR": str(tmp_path / "data")}) == folder / "new.toml"

@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="baton", description="Several language models, one conversation.")
     parser.add_argument("--profile", metavar="PATH|NAME", help="profile TOML, or its name")
     parser.add_argument("--session", metavar="PATH", help="session TOML to open (and keep saving to)")
+    parser.add_argument("--continue", action="store_true", dest="resume", help="open the most recent session")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     ask = sub.add_parser("ask", help="ask headless; the final answer goes to stdout")
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     trust = sub.add_parser("trust", help="consent to a profile or session that runs commands or sends keys")
     trust.add_argument("path", metavar="PATH")
+
+    sub.add_parser("sessions", help="saved sessions, newest first: path, date, title")
+    sub.add_parser("stats", help="your leaderboard from votes, picks and consensus rankings")
     return parser
 
 
@@ -82,9 +86,23 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args.server_profile or args.profile)
         if args.command == "trust":
             return trust_file(args.path)
+        if args.command == "sessions":
+            return list_sessions()
+        if args.command == "stats":
+            return stats()
+        session = args.session
+        if args.resume:
+            if session:
+                raise UsageError("baton: --continue and --session name two sessions: give one")
+            from tui.core.sessions import latest_session
+
+            latest = latest_session()
+            if latest is None:
+                raise UsageError("baton: no saved session to continue yet")
+            session = str(latest)
         from tui.ui.app import run
 
-        return run(args.profile, args.session)
+        return run(args.profile, session)
     except UsageError as e:
         _say(str(e))
         return EXIT_USAGE
@@ -99,18 +117,40 @@ def _crash_log(exc: BaseException) -> str:
     import traceback
 
     from tui.core.env import data_dir
+    from tui.core.files.tomlfile import append_private
 
     path = data_dir() / "crash.log"
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.fchmod(fd, 0o600)  # an older log may have been made readable by others
-        with open(fd, "a", encoding="utf-8") as f:
-            f.write("".join(traceback.format_exception(exc)) + "\n")
+        append_private(path, "".join(traceback.format_exception(exc)) + "\n")
     except OSError:
         return "nowhere: the data directory is not writable"
     return str(path)
+
+
+def stats() -> int:
+    """`baton stats`: per model, games, wins, losses, ties and an Elo score; overall and per task type."""
+    from tui.core.votes import leaderboards, load
+
+    boards = leaderboards(load())
+    if not boards[""].rows:
+        print("no votes yet: /compare M1 M2 and /vote, /pick after a round, or a consensus round")
+        return 0
+    for key in ["", *sorted(k for k in boards if k)]:
+        print(_printable_line(f"== {key or 'overall'}"))
+        print(f"{'model':<32} {'games':>5} {'wins':>5} {'losses':>6} {'ties':>5} {'elo':>7}")
+        for r in boards[key].ranked():
+            print(_printable_line(f"{r.model[:32]:<32} {r.games:>5} {r.wins:>5} {r.losses:>6} {r.ties:>5} "
+                                  f"{r.elo:>7.0f}"))
+    return 0
+
+
+def list_sessions() -> int:
+    """`baton sessions`: one line each, newest first (the title, or the first question)."""
+    from tui.core.sessions import list_sessions as summaries
+
+    for s in summaries():
+        print("\t".join(_printable_line(field) for field in (str(s.path), s.date, s.title)))
+    return 0
 
 
 def validate_profile(path: str) -> int:
@@ -234,12 +274,13 @@ async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prom
         TimelineEvent,
         TurnStarted,
     )
+    from tui.core.votes import votes_sink
 
     if args.route:
         profile.routing.mode = args.route
     tools = await _start_tools(profile, env, args.approve_tools)
     audit = default_audit_log(env)
-    controller = Controller(profile, env, sinks=[audit_sink(audit)], tools=tools)
+    controller = Controller(profile, env, sinks=[audit_sink(audit), votes_sink(env)], tools=tools)
     engine = controller.engine
     try:
         synth = controller.synthesizer(args.parallel, args.synth) if args.parallel else None

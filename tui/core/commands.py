@@ -24,6 +24,8 @@ USAGE: dict[str, str] = {
     "pick": "/pick N",
     "tree": "/tree",
     "sessions": "/sessions",
+    "compare": "/compare M1 M2 [PROMPT]",
+    "vote": "/vote A|B|tie",
     "clear": "/clear",
     "help": "/help",
 }
@@ -50,6 +52,7 @@ Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
 | `/fork [PATH]` | copy this branch into a new session and go on there |
 | `/pick N` | after a round, go on with answer N alone |
 | `/tree` · `/sessions` | jump to another branch · open another session |
+| `/compare M1 M2 [PROMPT]` · `/vote A\\|B\\|tie` | two answers, names hidden until you vote |
 | `/clear` · `/help` | start over (a new session file) · this help |
 
 Without a PROMPT, a round re-asks your last message. Put `--` before a prompt that
@@ -176,6 +179,15 @@ def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
         return Command(name, mode=rest)
     if name in ("parallel", "consensus"):
         return _round(name, rest, known_models)
+    if name == "compare":
+        command = _round(name, rest, known_models)
+        if len(command.models) != 2:
+            raise CommandError(f"usage: {USAGE[name]} (two models)")
+        return command
+    if name == "vote":
+        if rest.lower() not in ("a", "b", "tie"):
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command(name, text=rest.lower())
     if name == "profile":
         sub, _, path_text = rest.partition(" ")
         if sub != "save":

@@ -202,6 +202,20 @@ class ConsultEvent(TimelineEvent):
 
 
 @dataclass(frozen=True)
+class VoteEvent(TimelineEvent):
+    """The person preferred one answer (a blind compare, a pick after a round)."""
+
+    type: ClassVar[str] = "vote"
+    kind: str  # "compare" | "pick"
+    winner: str
+    losers: tuple[str, ...]
+    tie: bool = False
+    task_type: str = ""
+    at: str | None = None  # the question's id
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class RouteEvent(TimelineEvent):
     type: ClassVar[str] = "route"
     task_type: str
@@ -319,9 +333,8 @@ class RecordError(ValueError):
 
 _EVENT_TYPES: dict[str, type[TimelineEvent]] = {
     cls.type: cls
-    for cls in (TurnEvent, HandoffEvent, ConsultEvent, RouteEvent, FallbackEvent, RetryEvent, ToolCallEvent, RoundEvent,
-                ParallelEvent,
-                ConsensusEvent, StageEvent, ValidationEvent, NoticeEvent)
+    for cls in (TurnEvent, HandoffEvent, ConsultEvent, VoteEvent, RouteEvent, FallbackEvent, RetryEvent,
+                ToolCallEvent, RoundEvent, ParallelEvent, ConsensusEvent, StageEvent, ValidationEvent, NoticeEvent)
 }
 
 

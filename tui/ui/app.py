@@ -137,6 +137,8 @@ class BatonApp(App[None]):
         self._trust_request = trust_request
         self._trusted_paths: set[Path] = set()
         self._editing: str | None = None  # the question /edit put back in the composer
+        # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
+        self._blind: list[TimelineEvent] | None = None
         self._conversation = conversation or Conversation(active_model=profile.default_model)
         self._notices = list(notices)
         self._controller: Controller | None = None
@@ -222,7 +224,7 @@ class BatonApp(App[None]):
         from .timeline import Timeline
 
         standin = self.query_one("#composer-standin")
-        composer = Composer(id="composer")
+        composer = Composer(id="composer", history=self.prompt_history)
         await self.screen.mount(composer, after=standin)
         await standin.remove()
         composer.focus()
@@ -257,11 +259,12 @@ class BatonApp(App[None]):
             from tui.core.audit import default_audit_log
             from tui.core.autosave import AutoSave
             from tui.core.controller import Controller, audit_sink
+            from tui.core.votes import votes_sink
 
             self._autosave = AutoSave(self._write_session)
             self._controller = Controller(
                 self.profile, self.env, self._conversation, tools=self._mcp, blocked=self.blocked,
-                sinks=[audit_sink(default_audit_log(self.env)), self._autosave],
+                sinks=[audit_sink(default_audit_log(self.env)), votes_sink(self.env), self._autosave],
             )
         return self._controller
 
@@ -356,12 +359,24 @@ class BatonApp(App[None]):
         await self._show_question(text)
         self.play(run)
 
+    def prompt_history(self) -> list[str]:
+        """Earlier prompts, oldest first: every session's (the history file), then this one's,
+        so Up goes through this session's first."""
+        from tui.core.sessions import read_prompts
+
+        mine = [m.content for m in self.conversation.path() if m.role == "user"]
+        earlier = [p for p in read_prompts(self.env) if p not in mine]
+        return [*earlier, *mine]
+
     async def _show_question(self, text: str) -> None:
         """The person's message in the chat; the welcome goes once there is a conversation."""
+        from tui.core.sessions import remember_prompt
+
         chat = self.query_one(ChatPane)
         if provider_problem(self.profile, self.active_model, self.env, self.blocked) is None:
             await chat.set_notice(None)
         await chat.add_user(text)
+        await asyncio.to_thread(remember_prompt, text, self.env)
 
     async def run_command(self, command: Command) -> None:
         from tui.core.profile_io import FileFormatError
@@ -378,7 +393,7 @@ class BatonApp(App[None]):
 
         self._run = run
         presenter = RunPresenter(
-            self.query_one(ChatPane), kind,
+            self.query_one(ChatPane), kind, blind=kind == "compare",
             notify=lambda message, severity: self.notify(message, severity=severity, markup=False),
             on_timeline=self._timeline_event,
             on_state=self._state_event,
@@ -404,6 +419,9 @@ class BatonApp(App[None]):
     def _timeline_event(self, event: TimelineEvent) -> None:
         from .timeline import Timeline
 
+        if self._blind is not None:
+            self._blind.append(event)
+            return
         for timeline in self.query("#timeline").results(Timeline):
             timeline.add_records([event.to_record()])
 
@@ -570,6 +588,30 @@ class BatonApp(App[None]):
         await self.cancel_run()
         await self._show_question(command.text or self.controller.last_prompt() or "")
         self.play(run, command.name)
+
+    async def _command_compare(self, command: Command) -> None:
+        prompt = command.text or self.controller.last_prompt()
+        if not prompt:
+            raise ValueError("give a prompt: /compare M1 M2 -- PROMPT")
+        self.controller.check_models(*command.models)
+        run = self.controller.engine.compare(prompt, list(command.models))
+        await self.cancel_run()
+        self._blind = []
+        self.query_one("#side").display = False  # the routing panel names the active model
+        await self._show_question(prompt)
+        self.play(run, "compare")
+
+    async def _command_vote(self, command: Command) -> None:
+        vote = self.controller.engine.vote(command.text)
+        held, self._blind = self._blind or [], None
+        self.query_one("#side").display = True
+        for event in [*held, vote]:
+            self._timeline_event(event)
+        await self.show_conversation()  # now with the names
+        loser = vote.losers[0] if vote.losers else "?"
+        verdict = f"a tie between {vote.winner} and {loser}" if vote.tie else f"{vote.winner} over {loser}"
+        await self.query_one(ChatPane).add_line(f"🗳 {verdict} ({vote.task_type or 'any task'}); going on from "
+                                                f"{vote.winner}'s answer", "info")
 
     async def _command_profile_save(self, command: Command) -> None:
         from tui.core.env import config_dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual import events
@@ -35,7 +36,7 @@ class Composer(TextArea):
         composer: Composer
         text: str
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, history: Callable[[], list[str]] = list) -> None:
         super().__init__(
             id=id,
             soft_wrap=True,
@@ -43,8 +44,35 @@ class Composer(TextArea):
             tab_behavior="focus",
             placeholder=COMPOSER_HINT,
         )
+        # Earlier prompts, oldest first: Up on the first line steps back through them.
+        self._history = history
+        self._browsing: list[str] | None = None
+        self._at = 0
+        self._draft = ""
+
+    def _step(self, by: int) -> bool:
+        """Show an earlier (-1) or later (+1) prompt; False when there is none to show."""
+        if self._browsing is None:
+            self._browsing, self._draft = self._history(), self.text
+            self._at = len(self._browsing)
+        at = self._at + by
+        if at < 0 or at > len(self._browsing):
+            return False
+        self._at = at
+        self.text = self._browsing[at] if at < len(self._browsing) else self._draft
+        self.move_cursor(self.document.end if by > 0 else (0, len(self.document.lines[0])))
+        if at == len(self._browsing):
+            self._browsing = None
+        return True
 
     async def _on_key(self, event: events.Key) -> None:
+        row = self.cursor_location[0]
+        at_edge = (event.key == "up" and row == 0) or (
+            event.key == "down" and self._browsing is not None and row == self.document.line_count - 1)
+        if at_edge and self._step(-1 if event.key == "up" else 1):
+            event.stop()
+            event.prevent_default()
+            return
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -60,6 +88,7 @@ class Composer(TextArea):
     def action_submit(self) -> None:
         text = self.text.strip()
         if text:
+            self._browsing = None
             self.clear()
             self.post_message(self.Submitted(self, text))
 

@@ -23,6 +23,7 @@ from tui.core.events import (
     RouteEvent,
     RunCancelled,
     RunFailed,
+    RunFinished,
     TextDelta,
     TimelineEvent,
     ToolCallEvent,
@@ -59,13 +60,15 @@ class RunPresenter:
         chat: ChatPane,
         kind: str,
         *,
+        blind: bool = False,
         notify: Notify,
         on_text: Callable[[], None] = lambda: None,
         on_timeline: Callable[[TimelineEvent], None] = lambda _e: None,
         on_state: Callable[[Event], None] = lambda _e: None,
     ) -> None:
         self.chat = chat
-        self.kind = kind  # "answer" | "parallel" | "consensus"
+        self.kind = kind  # "answer" | "parallel" | "consensus" | "compare"
+        self.blind = blind  # a blind compare: no model name is shown until the vote
         self.notify = notify
         self.on_text = on_text
         self.on_timeline = on_timeline
@@ -111,14 +114,19 @@ class RunPresenter:
             self.on_text()
         elif isinstance(event, RunFailed):
             self.failed = event.error
-            await self.chat.add_line(f"✗ {event.error}", "error")
-            self.notify(one_line(event.error, 300), "error")
+            error = "an answer failed" if self.blind else event.error
+            await self.chat.add_line(f"✗ {error}", "error")
+            self.notify(one_line(error, 300), "error")
+        elif isinstance(event, RunFinished) and self.blind and self.round is not None:
+            self.round.show_outcome("A or B? /vote A, /vote B or /vote tie; the names show after the vote")
         elif isinstance(event, RunCancelled):
             await self.chat.add_line("⏹ cancelled: what arrived is kept", "cancelled")
         elif isinstance(event, ModelSelected):
             self.on_state(event)
         elif isinstance(event, TimelineEvent):
             self.on_timeline(event)
+            if self.blind and not isinstance(event, TurnEvent):
+                return  # fallbacks, retries and notices name models
             await self._timeline_event(event)
 
     async def _timeline_event(self, event: TimelineEvent) -> None:

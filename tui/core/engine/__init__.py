@@ -13,9 +13,9 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 from ..conversation import Conversation
-from ..events import BranchSelected, Event, ModelSelected
+from ..events import BranchSelected, Event, ModelSelected, VoteEvent
 from ..profile import Profile, Stage
-from ..routing import TASK_TYPES
+from ..routing import TASK_TYPES, classify
 from ..run import Run, drain
 from ..tools import ToolBox
 from ..types import Message
@@ -147,6 +147,18 @@ class Engine:
     def consensus(self, prompt: str, models: list[str], judge: str) -> Run:
         return self._start(rounds.consensus(self.ctx, prompt, models, judge))
 
+    def compare(self, prompt: str, models: list[str]) -> Run:
+        """A blind compare: two answers as A and B, names hidden until `vote`."""
+        return self._start(rounds.compare(self.ctx, prompt, models))
+
+    def vote(self, choice: str) -> VoteEvent:
+        """"A", "B" or "tie" on the latest compare: recorded, and the conversation goes on
+        from the winner (A on a tie)."""
+        event, winner = rounds.vote(self.ctx, choice)
+        self.apply(event)
+        self.apply(BranchSelected(winner))
+        return event
+
     def regenerate(self, model: str | None = None) -> Run:
         """The last question answered again; both answers stay, the new one is shown."""
         return self._start(converse.regenerate(self.ctx, model))
@@ -170,7 +182,12 @@ class Engine:
             if answers:
                 if not 1 <= n <= len(answers):
                     raise ValueError(f"the last round has answers 1 to {len(answers)}")
-                self.select(answers[n - 1].id)
-                return answers[n - 1]
+                picked = answers[n - 1]
+                task_type, _ = classify(message.content, self.profile)
+                self.apply(VoteEvent("pick", picked.model or "", tuple(a.model or "" for a in answers
+                                                                      if a is not picked), False, task_type,
+                                     at=message.id))
+                self.select(picked.id)
+                return picked
         raise ValueError("no round to pick from: /parallel or /consensus first")
 

@@ -18,7 +18,9 @@ from ..events import (
     RunFailed,
     RunFinished,
     TurnFinished,
+    VoteEvent,
 )
+from ..routing import classify
 from ..types import Message
 from .context import Context
 from .turns import collect
@@ -246,3 +248,51 @@ def read_ranking(text: str, labels: list[str]) -> list[str]:
     if not found:
         take(re.findall(r"\banswer\s+([A-Za-z])\b", text, re.IGNORECASE))
     return found
+
+
+async def compare(ctx: Context, prompt: str, models: list[str]) -> AsyncGenerator[Event, None]:
+    """Two answers shown as "A" and "B" in random order, no names until the person votes."""
+    if len(models) != 2:
+        yield RunFailed("a blind compare takes two models: /compare M1 M2 [PROMPT]")
+        return
+    order = list(models)
+    ctx.rng.shuffle(order)
+    question = ctx.add(Message("user", prompt))
+    yield question
+    qid = question.message.id
+    yield RoundEvent("compare", ("A", "B"), at=qid)
+    history = ctx.conversation.path()
+    lanes = {label: ctx.runner.answer(model, history, parent=qid, system=ctx.system(), lane=label)
+             for label, model in zip(("A", "B"), order, strict=True)}
+    results: dict[str, TurnFinished] = {}
+    async for ev in merge(lanes):
+        if isinstance(ev, TurnFinished) and ev.lane is not None:
+            results[ev.lane] = ev
+        yield ev
+    failed = [label for label in lanes if not (label in results and results[label].ok)]
+    if failed:
+        yield RunFailed(f"answer {' and '.join(failed)} failed; nothing to vote on")
+        return
+    for label in lanes:
+        r = results[label]
+        yield ctx.add(Message("assistant", r.text, r.model, lane=label), parent=qid)
+    yield RunFinished("", "A/B")
+
+
+def vote(ctx: Context, choice: str) -> tuple[VoteEvent, str]:
+    """The person's verdict on the latest blind compare: the vote, and the id of the answer
+    the conversation goes on from (the winner's; A's on a tie)."""
+    conversation = ctx.conversation
+    question = next((m for m in reversed(conversation.path()) if m.role == "user"), None)
+    answers = {conversation.nodes[c].lane: conversation.nodes[c]
+               for c in conversation.children.get(question.id if question else "", ())
+               if conversation.nodes[c].lane in ("A", "B")}
+    if question is None or set(answers) != {"A", "B"} or any(
+            isinstance(e, VoteEvent) and e.at == question.id for e in conversation.events):
+        raise ValueError("no blind compare waiting for a vote: /compare M1 M2 [PROMPT]")
+    choice = choice.upper()
+    winner = answers["A" if choice in ("A", "TIE") else "B"]
+    loser = answers["B" if winner is answers["A"] else "A"]
+    task_type, _ = classify(question.content, ctx.profile)
+    event = VoteEvent("compare", winner.model or "", (loser.model or "",), choice == "TIE", task_type, at=question.id)
+    return event, winner.id
