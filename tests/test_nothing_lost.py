@@ -124,3 +124,19 @@ def test_an_empty_answer_from_every_model_is_a_failure(fake_llm: FakeLLM, tmp_pa
     profile = write_profile(tmp_path, fake_llm, '\n[fallbacks]\nalpha = ["gamma"]\n')
     r = baton("ask", "--profile", str(profile), "hi", tmp=tmp_path)
     assert r.returncode == 1 and "empty output" in r.stderr and r.stdout == ""
+
+
+async def test_a_message_sent_while_an_answer_streams_waits_and_is_answered_after(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    fake_llm.script("alpha", Reply(text="long " * 200, chunk_delay=0.01), Reply(text="second answer"))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "first")
+        await wait_for(pilot, lambda: "long long" in screen_text(app))
+        await type_and_send(pilot, "second")
+        await wait_for(pilot, lambda: "queued: second" in screen_text(app))
+        await wait_for(pilot, lambda: "second answer" in screen_text(app), timeout=20)
+        await idle(pilot, app)
+    contents = [(m.content, m.partial) for m in app.conversation.messages]
+    assert contents == [("first", False), ("long " * 200, False), ("second", False), ("second answer", False)]

@@ -74,3 +74,32 @@ async def test_pick_goes_on_with_one_answer_of_a_round_alone(fake_llm: FakeLLM) 
 async def test_regenerate_on_an_empty_conversation_says_why(fake_llm: FakeLLM) -> None:
     events = await drain(engine(fake_llm).regenerate())
     assert isinstance(events[-1], RunFailed) and "nothing to regenerate" in events[-1].error
+
+
+async def test_a_budget_stops_a_stream_keeps_the_partial_and_refuses_the_next_run(fake_llm: FakeLLM) -> None:
+    from tui.core.events import FallbackEvent, TurnEvent
+    from tui.core.profile import Limits
+
+    fake_llm.script("alpha", Reply(text="costly " * 2000, chunk_delay=0.0))
+    e = engine(fake_llm)
+    e.profile.models["alpha"].input_price = 1000.0
+    e.profile.models["alpha"].output_price = 1000.0
+    e.profile.fallbacks = {"alpha": ["beta"]}
+    e.profile.limits = Limits(budget_usd=0.5)
+    events = await drain(e.send("spend"))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and "budget of $0.50" in failed.error
+    partial = [ev for ev in events if isinstance(ev, TurnEvent) and ev.partial]
+    assert partial and 0 < len(partial[0].text) < len("costly " * 2000)
+    assert not any(isinstance(ev, FallbackEvent) for ev in events)  # no other model spends past it
+    assert len(fake_llm.requests_for("beta")) == 0
+
+
+async def test_unknown_prices_cannot_be_held_to_a_budget(fake_llm: FakeLLM) -> None:
+    from tui.core.profile import Limits
+
+    e = engine(fake_llm)
+    e.profile.limits = Limits(budget_usd=1.0)
+    events = await drain(e.send("hi"))
+    assert isinstance(events[-1], RunFailed) and "no price known for alpha" in events[-1].error
+    assert fake_llm.requests_for("alpha") == []

@@ -105,6 +105,8 @@ class BatonApp(App[None]):
         Binding("ctrl+t", "focus_timeline", "Timeline", id="timeline",
                 tooltip="Focus the timeline; enter on a line shows its details"),
         Binding("f1", "help", "Help", id="help", tooltip="Commands and keys"),
+        Binding("ctrl+g", "send_now", "Send now", id="send_now", show=False,
+                tooltip="Send the queued message now, stopping the answer that streams"),
         Binding("alt+left", "alternative(-1)", "Previous alternative", id="previous_alternative", show=False,
                 tooltip="Show the previous alternative of the last answer and go on from it"),
         Binding("alt+right", "alternative(1)", "Next alternative", id="next_alternative", show=False,
@@ -137,6 +139,7 @@ class BatonApp(App[None]):
         self._trust_request = trust_request
         self._trusted_paths: set[Path] = set()
         self._editing: str | None = None  # the question /edit put back in the composer
+        self._queued: list[str] = []  # messages sent while an answer streams, in order
         # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
         self._blind: list[TimelineEvent] | None = None
         self._conversation = conversation or Conversation(active_model=profile.default_model)
@@ -346,6 +349,12 @@ class BatonApp(App[None]):
                 return
             await self.run_command(command)
             return
+        if self._run is not None and self._editing is None:
+            # Typing never destroys: the message waits for the answer that is streaming.
+            self._queued.append(text)
+            await self.query_one(ChatPane).add_line(
+                f"⏳ queued: {text} (sent when this answer ends; ctrl+g sends it now)", "info")
+            return
         await self.cancel_run()
         editing, self._editing = self._editing, None
         if editing is not None and editing in self.conversation.nodes:
@@ -407,6 +416,21 @@ class BatonApp(App[None]):
                 self._run = None
             self.refresh_routing()
             self._show_servers()
+            if self._queued and self._run is None:
+                self.call_later(self._send_queued)
+
+    async def _send_queued(self) -> None:
+        if self._queued and self._run is None:
+            text = self._queued.pop(0)
+            await self._show_question(text)
+            self.play(self.controller.send(text))
+
+    async def action_send_now(self) -> None:
+        """Send the queued message now: the streaming answer stops, what arrived stays."""
+        if not self._queued:
+            self.notify("nothing queued", markup=False)
+            return
+        await self.cancel_run()
 
     async def cancel_run(self) -> None:
         """Stop the run that is going, keep what arrived, and let its presenter finish."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 from ..conversation import Conversation
-from ..events import BranchSelected, Event, ModelSelected, VoteEvent
+from ..events import BranchSelected, Event, ModelSelected, TurnEvent, VoteEvent
 from ..profile import Profile, Stage
 from ..routing import TASK_TYPES, classify
 from ..run import Run, drain
@@ -53,6 +53,7 @@ class Engine:
         self.runner = TurnRunner(profile, env, max_retries=max_retries, backoff_s=backoff_s, blocked=blocked)
         self.ctx = Context(profile, env, conversation or Conversation(active_model=profile.default_model),
                            self.runner, tools, max_tool_steps, random.Random(seed))
+        self.runner.spent = self.spent
         self.run: Run | None = None  # the latest run
 
     # ---------------------------------------------------------------- state
@@ -72,6 +73,10 @@ class Engine:
     @property
     def active_model(self) -> str | None:
         return self.ctx.active_model
+
+    def spent(self) -> float:
+        """What this conversation's turns cost, as far as prices are known."""
+        return sum(e.cost_usd for e in self.conversation.events if isinstance(e, TurnEvent) and e.cost_usd)
 
     def apply(self, event: Event) -> None:
         """An event into the conversation, then every sink: the only way state changes."""

@@ -29,7 +29,7 @@ from ..models import ModelError, ModelSpec, api_key, resolve_model
 from ..pricing import cost_usd
 from ..profile import Profile
 from ..providers.base import ChatRequest, Deadlines, Delta, Done, Provider, ProviderError, ProviderEvent
-from ..types import Message, ToolSpec, new_id
+from ..types import Message, ToolSpec, Usage, new_id
 
 MAX_BACKOFF_S = 10.0
 
@@ -53,6 +53,8 @@ class TurnRunner:
         self.backoff_s = backoff_s
         # Providers that stay off (a file not trusted): name -> why.
         self.blocked: Mapping[str, str] = blocked or {}
+        # What has been spent so far against [limits] budget_usd (the session's, or the run's).
+        self.spent: Callable[[], float] = lambda: 0.0
         self._sleep = sleep
         self._providers: dict[tuple[str, str], Provider] = {}
         self._client: Any = None
@@ -126,7 +128,7 @@ class TurnRunner:
                         if i + 1 < len(order) or problem.startswith("empty"):
                             result = TurnFinished(name, False, result.text, usage=result.usage,
                                                   cost_usd=result.cost_usd, error=problem, lane=lane, purpose=purpose)
-                if result.ok:
+                if result.ok or result.finish_reason == "budget":  # no fallback spends past the budget
                     yield result
                     return
                 last_error = result.error or "failed"
@@ -151,7 +153,8 @@ class TurnRunner:
                     yield MessageAdded(Message("assistant", e.partial, spec.name, partial=True, lane=lane,
                                                id=new_id(), parent=parent))
                 if not e.retryable or attempt >= self.max_retries:
-                    yield TurnFinished(spec.name, False, error=str(e), lane=lane, purpose=purpose)
+                    yield TurnFinished(spec.name, False, error=str(e), lane=lane, purpose=purpose,
+                                       finish_reason="budget" if isinstance(e, BudgetError) else "error")
                     return
                 attempt += 1
                 delay = min(e.retry_after if e.retry_after is not None else self.backoff_s * 2 ** (attempt - 1),
@@ -175,6 +178,7 @@ class TurnRunner:
             temperature=spec.temperature,
             extra=extra(spec) if extra else {},
         )
+        budget = Budget.check(limits.budget_usd, self.spent(), spec, request)
         started = time.monotonic()
         yield TurnStarted(spec.name, lane, purpose)
         stream_of = cast(AsyncGenerator[ProviderEvent, None], self.provider(spec).stream(request))
@@ -183,6 +187,8 @@ class TurnRunner:
                 if isinstance(ev, Delta):
                     if ev.text:
                         yield TextDelta(spec.name, ev.text, lane)
+                        if budget is not None:
+                            budget.streamed(ev.text)
                 elif isinstance(ev, Done):
                     latency = round(time.monotonic() - started, 3)
                     cost = cost_usd(spec, ev.usage)
@@ -206,3 +212,44 @@ async def collect(events: AsyncIterator[Event], into: list[TurnFinished]) -> Asy
         if isinstance(ev, TurnFinished):
             into.append(ev)
         yield ev
+
+
+class BudgetError(ProviderError):
+    """A turn that would go past `[limits] budget_usd`: never retried, never a fallback's."""
+
+
+class Budget:
+    """`[limits] budget_usd` held per request: refused before it starts when the money is
+    spent, and stopped mid-stream when its estimated cost reaches what is left (estimated
+    from the text streamed, 4 characters a token, until the provider reports usage)."""
+
+    def __init__(self, limit: float, spent: float, spec: ModelSpec, input_tokens: int) -> None:
+        self.limit, self.spent, self.spec = limit, spent, spec
+        self.input_tokens = input_tokens
+        self.chars = 0
+        self.pieces: list[str] = []
+
+    @classmethod
+    def check(cls, limit: float | None, spent: float, spec: ModelSpec, request: ChatRequest) -> Budget | None:
+        if limit is None:
+            return None
+        if spent >= limit:
+            raise BudgetError(f"budget of ${limit:.2f} reached (${spent:.4f} spent): raise [limits] budget_usd "
+                              "or start a new session")
+        chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
+        budget = cls(limit, spent, spec, chars // 4)
+        if budget.estimate() is None:
+            raise BudgetError(f"no price known for {spec.name}, so it cannot be held to the budget of "
+                              f"${limit:.2f}: give it input_price and output_price (0 for a free local model)")
+        return budget
+
+    def estimate(self) -> float | None:
+        return cost_usd(self.spec, Usage(self.input_tokens, self.chars // 4))
+
+    def streamed(self, text: str) -> None:
+        self.chars += len(text)
+        self.pieces.append(text)
+        cost = self.estimate() or 0.0
+        if self.spent + cost >= self.limit:
+            raise BudgetError(f"stopped at the budget of ${self.limit:.2f} (about ${self.spent + cost:.4f} "
+                              "with this answer); what arrived is kept", partial="".join(self.pieces))
