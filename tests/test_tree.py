@@ -103,3 +103,25 @@ async def test_unknown_prices_cannot_be_held_to_a_budget(fake_llm: FakeLLM) -> N
     events = await drain(e.send("hi"))
     assert isinstance(events[-1], RunFailed) and "no price known for alpha" in events[-1].error
     assert fake_llm.requests_for("alpha") == []
+
+
+async def test_compact_cuts_the_next_requests_messages_and_keeps_the_originals(fake_llm: FakeLLM) -> None:
+    from tui.core.events import CompactEvent
+
+    fake_llm.script("alpha", *[Reply(text=f"answer {i}") for i in range(4)], Reply(text="after"))
+    fake_llm.script("gamma", Reply(text="they talked about four things"))
+    e = engine(fake_llm)
+    e.profile.models["gamma"].input_price = 0.1
+    e.profile.models["gamma"].output_price = 0.2  # the cheapest priced model writes the summary
+    for i in range(4):
+        await drain(e.send(f"question {i}"))
+    before = len(e.conversation)
+    events = await drain(e.compact())
+    event = next(ev for ev in events if isinstance(ev, CompactEvent))
+    assert (event.model, event.replaced, event.kept) == ("gamma", 4, 4)
+    await drain(e.send("and now"))
+    messages = fake_llm.requests_for("alpha")[-1].body["messages"]
+    assert len(messages) == 1 + 4 + 1  # the summary, the last two turns, the new question
+    assert "they talked about four things" in json.dumps(messages) and "question 0" not in json.dumps(messages)
+    assert len(e.conversation) > before  # nothing was removed from the tree
+    assert e.conversation.nodes[e.conversation.path()[0].id].content.startswith("[Summary of 4 earlier")

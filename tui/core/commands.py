@@ -19,6 +19,7 @@ USAGE: dict[str, str] = {
     "profile": "/profile save [PATH]",
     "export": "/export [PATH]",
     "regen": "/regen [M]",
+    "compact": "/compact [M]",
     "edit": "/edit",
     "fork": "/fork [PATH]",
     "pick": "/pick N",
@@ -50,6 +51,7 @@ Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
 | `/regen [M]` | answer the last question again (with M); both answers stay |
 | `/edit` | put your last question back in the composer; sending it starts a new branch |
 | `/fork [PATH]` | copy this branch into a new session and go on there |
+| `/compact [M]` | replace older turns by a summary (by M); the originals stay in the session |
 | `/pick N` | after a round, go on with answer N alone |
 | `/tree` · `/sessions` | jump to another branch · open another session |
 | `/compare M1 M2 [PROMPT]` · `/vote A\\|B\\|tie` | two answers, names hidden until you vote |
@@ -145,6 +147,10 @@ def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
     rest = rest.strip()
     if name not in USAGE:
         raise CommandError(f"unknown command {head!r}: /help lists the commands")
+    if name == "compact":
+        if " " in rest:
+            raise CommandError(f"usage: {USAGE[name]}")
+        return Command(name, model=rest or None)
     if name == "regen":
         if " " in rest:
             raise CommandError(f"usage: {USAGE[name]}")

@@ -216,6 +216,21 @@ class VoteEvent(TimelineEvent):
 
 
 @dataclass(frozen=True)
+class CompactEvent(TimelineEvent):
+    """Older turns replaced by a summary on a new branch; the originals stay in the tree."""
+
+    type: ClassVar[str] = "compact"
+    model: str
+    replaced: int
+    kept: int
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+    at: str | None = None  # the summary's id
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class RouteEvent(TimelineEvent):
     type: ClassVar[str] = "route"
     task_type: str
@@ -333,7 +348,7 @@ class RecordError(ValueError):
 
 _EVENT_TYPES: dict[str, type[TimelineEvent]] = {
     cls.type: cls
-    for cls in (TurnEvent, HandoffEvent, ConsultEvent, VoteEvent, RouteEvent, FallbackEvent, RetryEvent,
+    for cls in (TurnEvent, HandoffEvent, ConsultEvent, VoteEvent, CompactEvent, RouteEvent, FallbackEvent, RetryEvent,
                 ToolCallEvent, RoundEvent, ParallelEvent, ConsensusEvent, StageEvent, ValidationEvent, NoticeEvent)
 }
 

@@ -25,7 +25,7 @@ from textual.widgets import Static
 
 from tui.core.conversation import Conversation
 from tui.core.defaults import default_profile
-from tui.core.events import Event, HandoffEvent, ModelSelected, NoticeEvent, RouteEvent, TimelineEvent
+from tui.core.events import Event, HandoffEvent, ModelSelected, NoticeEvent, RouteEvent, RunFailed, TimelineEvent
 from tui.core.profile import Profile
 
 from .chat import ChatPane
@@ -416,6 +416,8 @@ class BatonApp(App[None]):
                 self._run = None
             self.refresh_routing()
             self._show_servers()
+            if kind == "compact" and run.result is not None and not isinstance(run.result, RunFailed):
+                await self.show_conversation()  # the new, shorter branch
             if self._queued and self._run is None:
                 self.call_later(self._send_queued)
 
@@ -678,6 +680,12 @@ class BatonApp(App[None]):
         with_model = f" with {command.model}" if command.model else ""
         await self.query_one(ChatPane).add_line(f"⟲ answering the last question again{with_model}", "info")
         self.play(run)
+
+    async def _command_compact(self, command: Command) -> None:
+        await self.cancel_run()
+        run = self.controller.engine.compact(command.model)
+        await self.query_one(ChatPane).add_line("⇊ summarising older turns…", "info")
+        self.play(run, "compact")
 
     async def _command_edit(self, command: Command) -> None:
         question = next((m for m in reversed(self.conversation.path()) if m.role == "user"), None)

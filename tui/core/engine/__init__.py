@@ -12,8 +12,10 @@ import random
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
+from ..context import Meter, meter
 from ..conversation import Conversation
 from ..events import BranchSelected, Event, ModelSelected, TurnEvent, VoteEvent
+from ..models import ModelError
 from ..profile import Profile, Stage
 from ..routing import TASK_TYPES, classify
 from ..run import Run, drain
@@ -163,6 +165,21 @@ class Engine:
         self.apply(event)
         self.apply(BranchSelected(winner))
         return event
+
+    def compact(self, model: str | None = None) -> Run:
+        """Older turns replaced by a summary (by `model`) on a new branch; originals kept."""
+        return self._start(converse.compact(self.ctx, model))
+
+    def meter(self) -> Meter | None:
+        """How full the active model's context window is with the current branch."""
+        model = self.active_model
+        if not model:
+            return None
+        try:
+            spec = self.runner.resolve(model)
+        except ModelError:
+            return None
+        return meter(spec, self.ctx.main_branch(), self.ctx.system())
 
     def regenerate(self, model: str | None = None) -> Run:
         """The last question answered again; both answers stay, the new one is shown."""

@@ -19,6 +19,9 @@ from ..types import Message, new_id
 from .turns import TurnRunner
 
 
+ROOT = ""  # Context.add(message, parent=ROOT): a message with no parent
+
+
 @dataclass
 class Context:
     profile: Profile
@@ -35,9 +38,10 @@ class Context:
         return self.conversation.active_model or self.profile.default_model
 
     def add(self, message: Message, parent: str | None = None) -> MessageAdded:
-        """`message` as a new node under `parent` (the active leaf when not given)."""
-        return MessageAdded(replace(message, id=new_id(), parent=parent if parent is not None
-                                    else self.conversation.leaf))
+        """`message` as a new node under `parent`: the active leaf when not given, the
+        root (a new tree of its own) when ROOT."""
+        under = self.conversation.leaf if parent is None else (None if parent == ROOT else parent)
+        return MessageAdded(replace(message, id=new_id(), parent=under))
 
     def system(self, note: str | None = None) -> str | None:
         parts = [p for p in (self.profile.system_prompt, note) if p]

@@ -3,12 +3,14 @@ a chain, and the tool loop that runs until the model answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..events import (
     BranchSelected,
+    CompactEvent,
     ConsultEvent,
     Event,
     HandoffEvent,
@@ -26,7 +28,7 @@ from ..models import ModelError
 from ..routing import route
 from ..tools import ToolResult
 from ..types import Message, ToolSpec
-from .context import Context
+from .context import ROOT, Context
 from .turns import collect
 
 MAX_HANDOFFS = 6
@@ -261,3 +263,51 @@ async def _consult(
     done = got[-1]
     yield ConsultEvent(caller, target, question, done.text if done.ok else "", done.usage.to_dict(), done.cost_usd,
                        round(time.monotonic() - started, 3), None if done.ok else (done.error or "failed"))
+
+
+KEEP_TURNS = 2
+
+
+async def compact(ctx: Context, model: str | None) -> AsyncGenerator[Event, None]:
+    """Older turns summarised by `model` (default: the cheapest priced model of the profile)
+    into one message that starts a new branch with the last turns after it; the next
+    request is shorter, and the originals stay in the session."""
+    branch = ctx.main_branch()
+    starts = [i for i, m in enumerate(branch) if m.role == "user"]
+    if len(starts) <= KEEP_TURNS:
+        yield RunFailed(f"nothing to compact: the conversation has {len(starts)} turns or fewer")
+        return
+    cut = starts[-KEEP_TURNS]
+    older, recent = branch[:cut], branch[cut:]
+    who = model or cheapest(ctx) or ctx.active_model
+    if not who or not _reachable(ctx, who):
+        yield RunFailed(f"no model to write the summary{f': {who} is not reachable' if who else ''}: /compact M")
+        return
+    started = time.monotonic()
+    ask = [*older, Message("user", "Summarise the conversation above for a model that will carry it on: the "
+                                   "task, decisions, facts and open questions, as short as it can be while "
+                                   "losing nothing needed. Write only the summary.")]
+    got: list[TurnFinished] = []
+    async for ev in collect(ctx.runner.answer(who, ask, parent=ctx.conversation.leaf, purpose="summary"), got):
+        yield ev
+    done = got[-1]
+    if not done.ok:
+        yield RunFailed(f"the summary failed: {done.error}")
+        return
+    summary = ctx.add(Message("user", f"[Summary of {len(older)} earlier messages, by {done.model}]\n{done.text}"),
+                      parent=ROOT)
+    yield summary
+    parent = summary.message.id
+    for m in recent:  # the last turns again, on the new branch
+        copy = ctx.add(dataclasses.replace(m, id="", parent=None), parent=parent)
+        yield copy
+        parent = copy.message.id
+    yield CompactEvent(done.model, len(older), len(recent), done.usage.to_dict(), done.cost_usd,
+                       round(time.monotonic() - started, 3), at=summary.message.id)
+    yield RunFinished(done.text, done.model)
+
+
+def cheapest(ctx: Context) -> str | None:
+    """The profile's model with the lowest known output price (a summary is mostly reading)."""
+    priced = [(d.output_price, name) for name, d in ctx.profile.models.items() if d.output_price is not None]
+    return min(priced)[1] if priced else None

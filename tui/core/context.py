@@ -1,0 +1,58 @@
+"""How full a model's context window is: the window (the profile's, else the price
+table's) and an estimate of what the branch would send (4 characters a token)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .models import ModelSpec
+from .types import Message
+
+CHARS_PER_TOKEN = 4
+WARN_AT = 0.8
+
+
+@dataclass(frozen=True)
+class Meter:
+    used: int  # tokens, estimated
+    window: int | None  # tokens; None when unknown
+
+    @property
+    def fraction(self) -> float | None:
+        return self.used / self.window if self.window else None
+
+    @property
+    def warn(self) -> bool:
+        return self.fraction is not None and self.fraction >= WARN_AT
+
+    def label(self) -> str:
+        if self.window is None:
+            return f"context ~{self.used:,} tok (window unknown)"
+        return f"context {self.fraction or 0:.0%} of {self.window:,}"
+
+
+def estimate_tokens(messages: list[Message], system: str | None = None) -> int:
+    chars = len(system or "") + sum(len(m.content) + 16 for m in messages)
+    return chars // CHARS_PER_TOKEN
+
+
+def window(spec: ModelSpec) -> int | None:
+    return spec.context_window or _table_window(spec.provider.name, spec.model_id)
+
+
+def meter(spec: ModelSpec, messages: list[Message], system: str | None = None) -> Meter:
+    return Meter(estimate_tokens(messages, system), window(spec))
+
+
+@lru_cache(maxsize=256)
+def _table_window(provider: str, model_id: str) -> int | None:
+    """The window genai-prices' bundled snapshot knows for a model (no network)."""
+    try:
+        from genai_prices import Usage, calc_price
+
+        found = calc_price(Usage(input_tokens=1, output_tokens=1), model_id, provider_id=provider)
+        value = found.model.context_window
+    except Exception:  # unknown to the table: the window stays unknown
+        return None
+    return int(value) if isinstance(value, int) and value > 0 else None
