@@ -18,7 +18,6 @@ from ..tools import ToolBox
 from ..types import Message, new_id
 from .turns import TurnRunner
 
-
 ROOT = ""  # Context.add(message, parent=ROOT): a message with no parent
 
 
