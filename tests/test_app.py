@@ -369,9 +369,8 @@ async def test_help_lists_commands_and_keys(fake_llm: FakeLLM, tmp_path: Path) -
     app = make_app(fake_llm, tmp_path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await type_and_send(pilot, "/help")
-        await pilot.pause()
-        text = screen_text(app)
-        assert "/consensus M1 M2 ..." in text and "ctrl+j inserts a new line" in text
+        await wait_for(pilot, lambda: "/consensus" in screen_text(app) and "ranked by a judge" in screen_text(app))
+        assert "ctrl+j inserts a new line" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
         assert app.focused is app.query_one("#composer")

@@ -40,22 +40,21 @@ Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
 | command | what it does |
 |---|---|
 | `/model M` | answer with model M from now on |
-| `/handoff M [--back] [--edit] [instructions]` | hand the conversation to M; `--back`: it returns after |
-| | M's turn; `--edit`: review the handoff package first |
+| `/handoff M` | hand the conversation to M, with a handoff package; then instructions, or `--back` (it returns after M's turn) or `--edit` (review the package first) |
 | `/route auto\\|manual` | let routing rules pick the model, or keep the active one |
-| `/parallel M1 M2 ... [--synth M] [PROMPT]` | ask several models at once, optionally synthesise |
-| `/consensus M1 M2 ... --judge M [PROMPT]` | several answers, ranked by a judge |
+| `/parallel M1 M2 ...` | ask several models at once; `--synth M` synthesises |
+| `/consensus M1 M2 ...` | several answers, ranked by a judge: `--judge M` |
+| `/compare M1 M2` | two answers as A and B, names hidden; then `/vote A\\|B\\|tie` |
+| `/regen [M]` | answer the last question again (with M); both answers stay |
+| `/edit` | your last question back in the composer; sending it starts a new branch |
+| `/pick N` | after a round, go on with answer N alone |
+| `/tree` · `/sessions` | jump to another branch · open another session |
+| `/fork [PATH]` | copy this branch into a new session and go on there |
+| `/compact [M]` | older turns replaced by a summary (by M); the originals stay in the session |
 | `/save [PATH]` · `/load PATH` | save or open a session |
 | `/profile save [PATH]` | write the profile (models, routes, rules) as TOML |
 | `/export [PATH]` | write the transcript as Markdown |
-| `/regen [M]` | answer the last question again (with M); both answers stay |
-| `/edit` | put your last question back in the composer; sending it starts a new branch |
-| `/fork [PATH]` | copy this branch into a new session and go on there |
-| `/compact [M]` | replace older turns by a summary (by M); the originals stay in the session |
-| `/pick N` | after a round, go on with answer N alone |
-| `/tree` · `/sessions` | jump to another branch · open another session |
-| `/compare M1 M2 [PROMPT]` · `/vote A\\|B\\|tie` | two answers, names hidden until you vote |
-| `/clear` · `/help` | start over (a new session file) · this help |
+| `/clear` · `/help` | start over in a new session file · this help |
 
 Without a PROMPT, a round re-asks your last message. Put `--` before a prompt that
 starts with a model's name.

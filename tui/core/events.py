@@ -73,6 +73,15 @@ class TurnFinished:
 
 
 @dataclass(frozen=True)
+class ToolStarted:
+    """A tool call begins (its ToolCallEvent follows when it ends)."""
+
+    model: str
+    server: str
+    tool: str
+
+
+@dataclass(frozen=True)
 class BranchSelected:
     """The conversation goes on from `leaf` (None: from the very start)."""
 
@@ -403,6 +412,6 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
 
 
 Event = (
-    TurnStarted | TextDelta | MessageAdded | TurnFinished | ModelSelected | BranchSelected | RunFinished | RunFailed
-    | RunCancelled | TimelineEvent
+    TurnStarted | TextDelta | MessageAdded | TurnFinished | ModelSelected | BranchSelected | ToolStarted
+    | RunFinished | RunFailed | RunCancelled | TimelineEvent
 )

@@ -25,7 +25,16 @@ from textual.widgets import Static
 
 from tui.core.conversation import Conversation
 from tui.core.defaults import default_profile
-from tui.core.events import Event, HandoffEvent, ModelSelected, NoticeEvent, RouteEvent, RunFailed, TimelineEvent
+from tui.core.events import (
+    Event,
+    HandoffEvent,
+    ModelSelected,
+    NoticeEvent,
+    RouteEvent,
+    RunFailed,
+    TimelineEvent,
+    TurnEvent,
+)
 from tui.core.profile import Profile
 
 from .chat import ChatPane
@@ -224,10 +233,12 @@ class BatonApp(App[None]):
 
         from .composer import Composer
         from .routing_panel import RoutingPanel
+        from .status import StatusLine
         from .timeline import Timeline
 
         standin = self.query_one("#composer-standin")
         composer = Composer(id="composer", history=self.prompt_history)
+        await self.screen.mount(StatusLine(id="status"), before=standin)
         await self.screen.mount(composer, after=standin)
         await standin.remove()
         composer.focus()
@@ -401,8 +412,11 @@ class BatonApp(App[None]):
         from .run import RunPresenter
 
         self._run = run
+        from .status import StatusLine
+
         presenter = RunPresenter(
             self.query_one(ChatPane), kind, blind=kind == "compare",
+            status=next(iter(self.query("#status").results(StatusLine)), None),
             notify=lambda message, severity: self.notify(message, severity=severity, markup=False),
             on_timeline=self._timeline_event,
             on_state=self._state_event,
@@ -445,11 +459,31 @@ class BatonApp(App[None]):
     def _timeline_event(self, event: TimelineEvent) -> None:
         from .timeline import Timeline
 
+        if isinstance(event, TurnEvent):
+            self.show_totals()
         if self._blind is not None:
             self._blind.append(event)
             return
         for timeline in self.query("#timeline").results(Timeline):
             timeline.add_records([event.to_record()])
+
+    def show_totals(self) -> None:
+        """The session's money and tokens, and the context meter, on the status line."""
+        from .status import StatusLine
+
+        turns = [e for e in self.conversation.events if isinstance(e, TurnEvent)]
+        known = [e.cost_usd for e in turns if e.cost_usd is not None]
+        unknown = any(e.cost_usd is None and e.usage for e in turns)
+        tokens = sum(e.usage.get("input_tokens", 0) + e.usage.get("output_tokens", 0) for e in turns)
+        money = f"${sum(known):.4f}" if known else ("cost unknown" if unknown else "$0")
+        if known and unknown:
+            money += " + unknown"
+        meter = self.controller.engine.meter() if self._controller is not None else None
+        context = ""
+        if meter is not None and self._blind is None:
+            context = f" · {meter.label()}" + (" ⚠" if meter.warn else "")
+        for status in self.query("#status").results(StatusLine):
+            status.set_totals(f"session {money} · {tokens:,} tok{context}")
 
     def _state_event(self, event: Event) -> None:
         if isinstance(event, RouteEvent):

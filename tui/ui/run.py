@@ -20,6 +20,7 @@ from tui.core.events import (
     ModelSelected,
     NoticeEvent,
     ParallelEvent,
+    RetryEvent,
     RouteEvent,
     RunCancelled,
     RunFailed,
@@ -27,12 +28,14 @@ from tui.core.events import (
     TextDelta,
     TimelineEvent,
     ToolCallEvent,
+    ToolStarted,
     TurnEvent,
     TurnStarted,
 )
 from tui.core.run import Run
 
 from .chat import AnswerView, ChatPane, RoundView, round_outcome
+from .status import StatusLine
 from .text import one_line
 
 Notify = Callable[[str, str], None]  # (message, severity)
@@ -61,6 +64,7 @@ class RunPresenter:
         kind: str,
         *,
         blind: bool = False,
+        status: StatusLine | None = None,
         notify: Notify,
         on_text: Callable[[], None] = lambda: None,
         on_timeline: Callable[[TimelineEvent], None] = lambda _e: None,
@@ -69,6 +73,7 @@ class RunPresenter:
         self.chat = chat
         self.kind = kind  # "answer" | "parallel" | "consensus" | "compare"
         self.blind = blind  # a blind compare: no model name is shown until the vote
+        self.status = status
         self.notify = notify
         self.on_text = on_text
         self.on_timeline = on_timeline
@@ -86,6 +91,27 @@ class RunPresenter:
             for view in self.views.values():
                 await view.finish()
             self.views.clear()
+            if self.status is not None:
+                self.status.end()
+
+    def _phase(self, event: Event) -> None:
+        """What the status line says the run is doing."""
+        status = self.status
+        if status is None:
+            return
+        if isinstance(event, TurnStarted):
+            who = (event.lane or "") if self.blind else event.model
+            waiting = {"judge": "judging", "synthesis": "synthesising", "summary": "summarising",
+                       "consult": "consulted"}.get(event.purpose, "")
+            status.begin(who, f"{waiting + ': ' if waiting else ''}waiting for the first token")
+        elif isinstance(event, TextDelta):
+            status.streamed(len(event.text))
+        elif isinstance(event, ToolStarted):
+            status.set_phase(f"running tool {event.server}.{event.tool}")
+        elif isinstance(event, RetryEvent):
+            status.set_phase(f"retry {event.attempt} in {event.delay_s:.1f}s")
+        elif isinstance(event, FallbackEvent) and not self.blind:
+            status.set_phase(f"falling back to {event.to_model}", model=event.to_model)
 
     async def _round(self) -> RoundView:
         if self.round is None:
@@ -103,6 +129,7 @@ class RunPresenter:
         return view
 
     async def show(self, event: Event) -> None:
+        self._phase(event)
         if isinstance(event, TurnStarted):
             previous = self.views.pop(event.lane, None)
             if previous is not None:

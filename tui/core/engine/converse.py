@@ -20,6 +20,7 @@ from ..events import (
     RunFailed,
     RunFinished,
     ToolCallEvent,
+    ToolStarted,
     TurnFinished,
 )
 from ..handoff import consult_spec, consult_tools, handoff_note, transfer_spec, transfer_tools
@@ -181,7 +182,9 @@ async def converse(
                 yield ctx.add(Message("tool", answer_text, tool_call_id=call.id, tool_name=call.name,
                                       is_error=not answer_text or answer_text.startswith("consult failed")))
                 continue
-            if ctx.tools is not None and ctx.tools.owner(call.name) is not None:
+            owner = ctx.tools.owner(call.name) if ctx.tools is not None else None
+            if ctx.tools is not None and owner is not None:
+                yield ToolStarted(result.model, owner[0], owner[1])
                 outcome = await ctx.tools.call(call.name, call.arguments)
             else:
                 outcome = ToolResult("", call.name, f"unknown tool {call.name!r}", is_error=True)

@@ -1,0 +1,66 @@
+"""The status line: what the run is doing right now (model, phase, elapsed, speed) on the
+left, what the session has cost and how full the context is on the right. Redrawn twice a
+second while a run works, so a slow first token never looks like a hang."""
+
+from __future__ import annotations
+
+import time
+
+from textual.content import Content
+from textual.widgets import Static
+
+from .text import one_line
+
+
+class StatusLine(Static):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.model = ""
+        self.phase = ""
+        self.started = 0.0  # the run's start
+        self.streaming_since = 0.0
+        self.chars = 0
+        self.totals = ""
+        self._timer = self.set_interval(0.5, self.redraw, pause=True)
+
+    def begin(self, model: str, phase: str) -> None:
+        """A turn starts: `phase` until the first token."""
+        if not self.started:
+            self.started = time.monotonic()
+        self.model, self.phase = model, phase
+        self.streaming_since, self.chars = 0.0, 0
+        self._timer.resume()
+        self.redraw()
+
+    def set_phase(self, phase: str, model: str | None = None) -> None:
+        self.phase = phase
+        if model is not None:
+            self.model = model
+        self.redraw()
+
+    def streamed(self, chars: int) -> None:
+        if not self.streaming_since:
+            self.streaming_since = time.monotonic()
+            self.phase = "streaming"
+        self.chars += chars
+
+    def end(self) -> None:
+        self.model, self.phase, self.started = "", "", 0.0
+        self._timer.pause()
+        self.redraw()
+
+    def set_totals(self, text: str) -> None:
+        self.totals = text
+        self.redraw()
+
+    def redraw(self) -> None:
+        left = ""
+        if self.phase:
+            now = time.monotonic()
+            parts = [self.model, self.phase, f"{now - self.started:.1f}s"]
+            if self.streaming_since and now > self.streaming_since:
+                parts.append(f"{self.chars / 4 / (now - self.streaming_since):.0f} tok/s")
+            left = "● " + " · ".join(p for p in parts if p)
+        width = max(0, self.size.width - len(self.totals) - 1)
+        self.update(Content(one_line(left, max(width, 1)).ljust(width) + " " + self.totals if left else
+                            self.totals.rjust(self.size.width)))
