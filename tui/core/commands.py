@@ -40,7 +40,7 @@ Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
 | command | what it does |
 |---|---|
 | `/model M` | answer with model M from now on |
-| `/handoff M` | hand the conversation to M, with a handoff package; then instructions, or `--back` (it returns after M's turn) or `--edit` (review the package first) |
+| `/handoff M` | hand the conversation to M with a package; `--back`: it returns after, `--edit`: review it |
 | `/route auto\\|manual` | let routing rules pick the model, or keep the active one |
 | `/parallel M1 M2 ...` | ask several models at once; `--synth M` synthesises |
 | `/consensus M1 M2 ...` | several answers, ranked by a judge: `--judge M` |
