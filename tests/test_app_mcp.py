@@ -48,8 +48,27 @@ async def test_a_tool_call_asks_for_approval_and_shows_in_chat_and_timeline(
         composer.insert("use the tool")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
-        assert "Run tool echo on server echo?" in screen_text(app)
-        await pilot.press("s")  # allow for the session
+        assert "Run tool echo on MCP server echo?" in screen_text(app)
+        await pilot.press(*"sod yes", "enter")  # letters typed at it approve nothing; enter is Deny ...
+        await wait_for(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
+        await wait_for(pilot, lambda: "denied" in screen_text(app).lower())
+        await idle(pilot, app)
+        assert "⚙ alpha called echo.echo" in screen_text(app) and "it said ping" in screen_text(app)
+    calls = [e.to_record() for e in app.conversation.events if e.type == "tool_call"]
+    assert calls[0]["error"] and "ping" not in (calls[0]["result"] or "").replace("'ping'", "")
+
+
+async def test_approving_a_tool_takes_a_deliberate_key(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(tool_calls=[("echo__echo", {"text": "ping"})]), Reply(text="it said ping"),
+                    Reply(tool_calls=[("echo__echo", {"text": "again"})]), Reply(text="done"))
+    app = mcp_app(fake_llm, tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for(pilot, lambda: "echo (stdio): connected" in screen_text(app), timeout=30)
+        composer = app.query_one("#composer")
+        composer.insert("use the tool")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.press("ctrl+s")  # allow for the session
         await idle(pilot, app)
         text = screen_text(app)
         assert "⚙ alpha called echo.echo {'text': 'ping'}" in text

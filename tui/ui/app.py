@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .timeline import Timeline
 
 CODE_BLOCK = r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$"
+NARROW = 110  # columns: below this the side panels hide and the chat takes the width
 
 # Notices are Textual markup in a Static (cheaper at start-up than a Markdown widget).
 SETUP_NOTICE = (
@@ -114,6 +115,8 @@ class BatonApp(App[None]):
         Binding("ctrl+t", "focus_timeline", "Timeline", id="timeline",
                 tooltip="Focus the timeline; enter on a line shows its details"),
         Binding("f1", "help", "Help", id="help", tooltip="Commands and keys"),
+        Binding("f2", "toggle_side", "Panels", id="toggle_side",
+                tooltip="Show or hide the routing panel and the timeline (remembered)"),
         Binding("ctrl+g", "send_now", "Send now", id="send_now", show=False,
                 tooltip="Send the queued message now, stopping the answer that streams"),
         Binding("alt+left", "alternative(-1)", "Previous alternative", id="previous_alternative", show=False,
@@ -149,6 +152,7 @@ class BatonApp(App[None]):
         self._trusted_paths: set[Path] = set()
         self._editing: str | None = None  # the question /edit put back in the composer
         self._queued: list[str] = []  # messages sent while an answer streams, in order
+        self._side_choice: bool | None = None  # the person's F2 choice; None: by the width
         # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
         self._blind: list[TimelineEvent] | None = None
         self._conversation = conversation or Conversation(active_model=profile.default_model)
@@ -186,6 +190,12 @@ class BatonApp(App[None]):
     def on_mount(self) -> None:
         if self.profile.keymap:
             self.set_keymap(self.profile.keymap)
+        settings = read_ui_settings(self.env)
+        self._side_choice = settings.get("side") if isinstance(settings.get("side"), bool) else None
+        theme = settings.get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self._layout(self.size.width)
         if self._trust_request is not None:
             from .screens import TrustScreen
 
@@ -225,6 +235,31 @@ class BatonApp(App[None]):
         if self._early_keys is not None and (event.is_printable or event.key in ("enter", "ctrl+j")):
             self._early_keys.append(event.character if event.is_printable and event.character else "\n")
             event.stop()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        """Below NARROW columns the side panels hide (F2 shows them over the chat); the
+        person's own choice wins at any width."""
+        sides = self.query("#side")
+        if not sides:
+            return
+        side = sides.first()
+        narrow = width < NARROW
+        shown = self._side_choice if self._side_choice is not None else not narrow
+        side.display = shown and self._blind is None
+        side.set_class(narrow, "-overlay")
+
+    def action_toggle_side(self) -> None:
+        side = self.query_one("#side")
+        self._side_choice = not side.display
+        self._layout(self.size.width)
+        write_ui_settings(self.env, side=self._side_choice, theme=self.theme)
+
+    def watch_theme(self, theme: str) -> None:
+        if self.is_running:
+            write_ui_settings(self.env, theme=theme)
 
     async def mount_panels(self) -> None:
         """The composer, routing panel, timeline and footer, mounted (and imported) just
@@ -606,9 +641,8 @@ class BatonApp(App[None]):
             await self._autosave.flush()
 
     async def _command_model(self, command: Command) -> None:
-        self.controller.engine.set_model(command.model or "")
-        self.refresh_routing()
-        self.notify(f"{command.model} answers from now on", markup=False)
+        self.controller.engine.check_model(command.model or "")
+        self._pick_model(command.model or "")
 
     async def _command_route(self, command: Command) -> None:
         self.controller.engine.set_mode(command.mode or "manual")
@@ -657,14 +691,15 @@ class BatonApp(App[None]):
         run = self.controller.engine.compare(prompt, list(command.models))
         await self.cancel_run()
         self._blind = []
-        self.query_one("#side").display = False  # the routing panel names the active model
+        self._blind = []
+        self._layout(self.size.width)  # the routing panel names the active model: hidden
         await self._show_question(prompt)
         self.play(run, "compare")
 
     async def _command_vote(self, command: Command) -> None:
         vote = self.controller.engine.vote(command.text)
         held, self._blind = self._blind or [], None
-        self.query_one("#side").display = True
+        self._layout(self.size.width)
         for event in [*held, vote]:
             self._timeline_event(event)
         await self.show_conversation()  # now with the names
@@ -822,7 +857,18 @@ class BatonApp(App[None]):
     # ------------------------------------------------------ routing panel
 
     def on_routing_panel_model_picked(self, event: RoutingPanel.ModelPicked) -> None:
-        self._apply(lambda: self.controller.engine.set_model(event.model), f"{event.model} answers from now on")
+        self._pick_model(event.model)
+
+    def _pick_model(self, model: str) -> None:
+        """The person chose who answers: in auto mode that means manual from now on."""
+        auto = self.profile.routing.mode == "auto"
+
+        def change() -> None:
+            self.controller.engine.set_model(model)
+            if auto:
+                self.controller.engine.set_mode("manual")
+
+        self._apply(change, f"{model} answers from now on" + (" (routing switched to manual)" if auto else ""))
 
     def on_routing_panel_mode_toggled(self, event: RoutingPanel.ModeToggled) -> None:
         self._apply(lambda: self.controller.engine.set_mode(event.mode), f"routing: {event.mode}")
@@ -990,6 +1036,29 @@ class BatonApp(App[None]):
             await self._controller.aclose()
         if self._mcp is not None:
             await self._mcp.aclose()
+
+
+def read_ui_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The person's layout and theme choices (config_dir/ui.toml); nothing when unreadable."""
+    import tomllib
+
+    from tui.core.env import config_dir
+
+    try:
+        return tomllib.loads((config_dir(env) / "ui.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_ui_settings(env: Mapping[str, str], **changes: Any) -> None:
+    from tui.core.env import config_dir
+    from tui.core.files.tomlfile import atomic_write, dump_toml
+
+    settings = {**read_ui_settings(env), **{k: v for k, v in changes.items() if v is not None}}
+    try:
+        atomic_write(config_dir(env) / "ui.toml", dump_toml(settings))
+    except (OSError, TypeError, ValueError):
+        return
 
 
 def _records(events: list[TimelineEvent]) -> list[dict[str, Any]]:

@@ -18,12 +18,15 @@ from .text import one_line, visible
 
 
 class ApprovalScreen(ModalScreen[Approval]):
-    """Asks before a tool of a server with `approve = true` runs."""
+    """Asks before a tool of a server with `approve = true` runs. It takes focus on Deny;
+    approving needs a deliberate choice (Tab to a button then Enter, a click, or ctrl+o /
+    ctrl+s): letters typed into it, as a message being written when it popped up, never
+    approve anything."""
 
     BINDINGS = [
-        Binding("o", "answer('once')", "Allow once", id="approve_once"),
-        Binding("s", "answer('session')", "Allow for session", id="approve_session"),
-        Binding("d,escape", "answer('deny')", "Deny", id="approve_deny"),
+        Binding("ctrl+o", "answer('once')", "Allow once", id="approve_once"),
+        Binding("ctrl+s", "answer('session')", "Allow for session", id="approve_session"),
+        Binding("escape", "answer('deny')", "Deny", id="approve_deny"),
     ]
 
     def __init__(self, server: str, tool: str, arguments: dict[str, Any]) -> None:
@@ -34,13 +37,18 @@ class ApprovalScreen(ModalScreen[Approval]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Content(one_line(f"Run tool {self.tool} on server {self.server}?", 200)), classes="title")
+            yield Static(Content(one_line(f"Run tool {self.tool} on MCP server {self.server}?", 200)),
+                         classes="title")
             with VerticalScroll(classes="body"):
                 yield Static(Content(visible(json.dumps(self.arguments, indent=2, ensure_ascii=False, default=str))))
             with Horizontal(classes="buttons"):
+                yield Button("Deny", id="deny", variant="error")
                 yield Button("Allow once", id="once", variant="primary")
                 yield Button("Allow for session", id="session")
-                yield Button("Deny", id="deny", variant="error")
+            yield Static(Content("enter on Deny · tab then enter, or ctrl+o / ctrl+s, to allow"), classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#deny", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
