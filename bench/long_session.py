@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from startup import first_frame_s  # noqa: E402
+from startup import first_frame_s
 
-from tui.core.conversation import Conversation  # noqa: E402
-from tui.core.profile import ModelDef, Profile, ProviderDef  # noqa: E402
-from tui.core.session import load_session, save_session  # noqa: E402
-from tui.core.types import Message  # noqa: E402
+from tui.core.conversation import Conversation
+from tui.core.profile import ModelDef, Profile, ProviderDef
+from tui.core.session import load_session, save_session
+from tui.core.types import Message
 
 OPEN = """
 import sys, time

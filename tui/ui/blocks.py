@@ -55,15 +55,18 @@ class BlockSplitter:
         return pieces
 
     def _cut(self) -> Piece | None:
+        """The next piece: up to the last block boundary within `soft` characters, else
+        the first within `hard`, else (for a tail longer than `hard`) the last line break
+        within `hard`, else the last space."""
         tail = self.tail
         opener = self.opener
         marker = _fence_marker(opener) if opener is not None else None
-        boundary = 0  # last cut after a blank line outside a fence, before a block start
-        newline = 0  # last cut after any line break
-        fence_at_newline: str | None = opener
+        boundary = 0
+        newline = 0
+        fence_at_newline: str | None = None
         pos = 0
-        while True:
-            end = tail.find("\n", pos)
+        while pos <= self.hard:
+            end = tail.find("\n", pos, self.hard + 1)
             if end < 0:
                 break
             line = tail[pos:end]
@@ -75,10 +78,12 @@ class BlockSplitter:
                 marker, opener = None, None
             elif marker is None and not line.strip():
                 following = tail[end + 1 : end + 2]
-                if following and following not in " \t\n":
+                if following and following not in " \t\n" and (end + 1 <= self.soft or not boundary):
                     boundary = end + 1
             pos = end + 1
             newline, fence_at_newline = pos, opener if marker is not None else None
+            if boundary and pos > self.soft:
+                break
         if boundary:
             return self._settle(boundary, None, joined=False)
         if len(tail) <= self.hard:
@@ -86,11 +91,7 @@ class BlockSplitter:
         if newline:
             return self._settle(newline, fence_at_newline, joined=True)
         space = tail.rfind(" ", 0, self.hard)
-        return self._settle(space + 1 if space > 0 else self.hard, self._open_fence_at_end(), joined=True)
-
-    def _open_fence_at_end(self) -> str | None:
-        # Only reached for a tail without any line break: its fence state is the opener's.
-        return self.opener
+        return self._settle(space + 1 if space > 0 else self.hard, self.opener, joined=True)
 
     def _settle(self, cut: int, open_fence: str | None, *, joined: bool) -> Piece:
         raw = self.tail[:cut]

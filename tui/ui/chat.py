@@ -335,24 +335,36 @@ class ChatPane(VerticalScroll):
     def _settle_scroll(self, then: Callable[[], None]) -> None:
         """Run `then` once the new layout is in place; scroll loads wait until it has."""
 
+        def moved() -> None:
+            self._moving = False
+            self._check_edges()
+
         def done() -> None:
             then()
-            self.call_after_refresh(setattr, self, "_moving", False)
+            self.call_after_refresh(moved)
 
         self.call_after_refresh(done)
 
-    def _keep_in_view(self, widget: Widget | None) -> None:
-        """Keep `widget` where it is on screen while items above it come or go."""
+    def _offset(self, widget: Widget | None) -> float:
+        return widget.virtual_region.y - self.scroll_y if widget is not None else 0.0
+
+    def _keep_in_view(self, widget: Widget | None, offset: float) -> None:
+        """Keep `widget` at `offset` from the top of the view (where it was before items
+        above it came or went)."""
         if widget is None:
             self._settle_scroll(lambda: None)
             return
-        offset = widget.virtual_region.y - self.scroll_y
         self._settle_scroll(lambda: self.scroll_to(y=widget.virtual_region.y - offset, animate=False, immediate=True))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        self._check_edges()
+
+    def _check_edges(self) -> None:
+        """At either end of what is mounted, with more beyond it: mount the next batch."""
         if self._moving or not self.is_mounted:
             return
+        new_value = self.scroll_y
         if new_value <= 0 and self._lo > 0:
             self._moving = True
             self.call_later(self.show_earlier)
@@ -368,16 +380,18 @@ class ChatPane(VerticalScroll):
         """Mount the next batch of older messages above the ones shown."""
         self._moving = True
         first = self._first_widget(self._lo)
+        offset = self._offset(first)
         lo = max(0, self._lo - self.BATCH)
-        await self._set_window(lo, max(self._hi - self.BATCH, lo + self.WINDOW) if self._hi - lo > self.WINDOW else self._hi)
-        self._keep_in_view(first)
+        await self._set_window(lo, min(self._hi, lo + self.WINDOW))
+        self._keep_in_view(first, offset)
 
     async def _show_later(self) -> None:
         self._moving = True
         last = self._first_widget(self._hi - 1)
+        offset = self._offset(last)
         hi = min(len(self._items), self._hi + self.BATCH)
         await self._set_window(max(self._lo, hi - self.WINDOW), hi)
-        self._keep_in_view(last)
+        self._keep_in_view(last, offset)
 
     async def show_start(self) -> None:
         """Jump to the first message."""
@@ -435,15 +449,16 @@ class ChatPane(VerticalScroll):
         else:
             self._settle_scroll(lambda: None)
 
-    def open_find(self) -> None:
-        """Show the search input above the conversation and focus it."""
+    async def open_find(self) -> None:
+        """Show the search input above the conversation and focus it (the app binds a
+        key to this; enter in it calls `find`, escape closes it)."""
         from .find import FindBar
 
         bars = self.query(FindBar)
         bar = bars.first() if bars else None
         if bar is None:
             bar = FindBar()
-            self.mount(bar, before=0)
+            await self.mount(bar, before=0)
         bar.open(self.app.focused)
 
     # ------------------------------------------------------------------ content
