@@ -39,7 +39,7 @@ def answer(words: int = 0, paragraph: int = 80, size: int = 0) -> str:
     vocabulary = ("streaming", "tokens", "arrive", "quickly", "and", "the", "terminal", "keeps", "up",
                   "with", "every", "one", "of", "them", "while", "people", "type")
     if size:
-        words = size // 7
+        words = size * 10 // 58  # 5.8 characters a word with its space
     out: list[str] = []
     for i in range(max(0, words - 1)):
         out.append(vocabulary[i % len(vocabulary)])
