@@ -55,6 +55,9 @@ Timed(default_profile(env), env=env).run()
 """
 
 
+LAST_RSS_MB: list[float] = []
+
+
 def first_frame_s(source: str, env: dict[str, str]) -> float:
     """Seconds from spawning a fresh interpreter to the app's first frame."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +83,8 @@ def first_frame_s(source: str, env: dict[str, str]) -> float:
         if not stamp.exists():
             tail = output.decode(errors="replace")[-2000:]
             raise SystemExit(f"the child exited ({child.returncode}) before its first frame:\n{tail}")
+        extra = Path(f"{stamp}.rss")  # a child may also report its RSS (MB) at that moment
+        LAST_RSS_MB[:] = [float(extra.read_text())] if extra.exists() else []
         return float(stamp.read_text()) - started
 
 

@@ -243,8 +243,8 @@ class ChatPane(VerticalScroll):
     come back). Home and End jump to either end; `find` jumps to a match.
     """
 
-    BATCH = 40
-    WINDOW = 120
+    BATCH = 25
+    WINDOW = 100
 
     def __init__(
         self,
