@@ -134,7 +134,7 @@ def main() -> None:
         print(f"… {name}", file=sys.stderr, flush=True)
         try:
             rows += step()
-        except Exception as error:  # one broken benchmark must not hide the others
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - one broken benchmark must not hide the others
             rows.append((name, f"failed: {type(error).__name__}: {error}"[:60], "-", "-", "-"))
     header: Row = ("what", "measured", "floor", "ratio", "target")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
