@@ -33,6 +33,8 @@ async def one_round(llm: FakeLLM, synth: bool) -> float:
     )
     for m in ("a", "b", "c"):
         llm.script(m, Reply(text=f"{m} answers after a second of thought.", delay=1.0))
+    if synth:  # the synthesiser takes its second as well
+        llm.script("a", Reply(text="a synthesis after a second of thought.", delay=1.0))
     engine = Engine(profile, env={})
     started = time.perf_counter()
     events = await drain(engine.parallel("question", ["a", "b", "c"], synthesizer="a" if synth else None))

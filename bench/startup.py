@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40",
-           "PYTHONPATH": str(ROOT), "BATON_DATA_DIR": tempfile.mkdtemp()}
+           "PYTHONPATH": os.environ.get("BENCH_BATON_ROOT", str(ROOT)), "BATON_DATA_DIR": tempfile.mkdtemp()}
     # No provider keys: the measured app is the same whatever the machine has.
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEDALUS_API_KEY", "OPENROUTER_API_KEY", "OLLAMA_HOST"):
         env.pop(key, None)
