@@ -80,3 +80,24 @@ async def test_the_find_bar_searches_what_is_typed(fake_llm: FakeLLM, tmp_path: 
         await pilot.press("escape")
         await pilot.pause()
         assert not app.query_one("#find").display
+
+
+async def test_scrolling_down_from_the_top_mounts_later_items_and_unmounts_early_ones(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    app = long_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        chat = app.query_one(ChatPane)
+        await chat.show_start()
+        await wait_for(pilot, lambda: not chat._moving)
+        for _ in range(6):
+            highest = chat._hi
+            chat.scroll_end(animate=False)
+            await wait_for(pilot, lambda: chat._hi > highest and not chat._moving)  # noqa: B023
+        assert chat._hi == 7 * ChatPane.BATCH
+        assert chat._lo > 0 and chat._hi - chat._lo <= ChatPane.WINDOW
+        assert "earlier messages" in str(app.query_one("#earlier").render())
+        await chat.add_user("a new question")  # a new message brings the view back to the end
+        await wait_for(pilot, lambda: "a new question" in screen_text(app))
+        assert chat._hi == len(chat._items)
