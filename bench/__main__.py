@@ -70,6 +70,19 @@ def streaming(runs: int) -> list[Row]:
     ]
 
 
+def pane() -> list[Row]:
+    import pane as p
+    from reader import read
+    from server import Server
+
+    r = asyncio.run(p.run(20_000, 80))
+    with Server(20_000) as server:
+        asyncio.run(read(server.base))
+        floor = statistics.median(asyncio.run(read(server.base)) for _ in range(3))
+    return [("20k words into the chat pane alone", f"{r['seconds']:.2f} s", f"{floor:.2f} s httpx reader",
+             f"{r['seconds'] / floor:.2f}x", "(the pane's share)")]
+
+
 def ask(runs: int) -> list[Row]:
     import ask as a
 
@@ -126,6 +139,7 @@ def main() -> None:
     for name, step in (
         ("start-up", lambda: startup(5 if args.quick else 9)),
         ("parallel rounds", lambda: rounds(runs)),
+        ("chat pane", pane),
         ("streaming", lambda: streaming(runs)),
         ("baton ask", lambda: ask(runs)),
         ("long sessions", lambda: long_sessions(runs, [2000, 20000])),
