@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from ask import baton_ask, env_for
 from server import Server
 
 CHILD = """
-import asyncio, json, resource, sys, time
+import asyncio, json, sys, time
 from tui.core.defaults import default_profile
 from tui.ui.app import BatonApp
 
@@ -50,7 +49,7 @@ async def main():
         await pilot.pause()
         took = time.perf_counter() - started
         text = app.conversation.messages[-1].content if app.conversation.messages else ""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
     print(json.dumps({"seconds": took, "before_mb": before, "peak_mb": peak, "chars": len(text)}))
 
 asyncio.run(main())
@@ -75,18 +74,31 @@ def in_ask(base: str, timeout: float) -> dict[str, float] | None:
     process = subprocess.Popen(baton_ask(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     assert process.stdout is not None
     received = 0
+    peak = 0.0
     try:
-        os.set_blocking(process.stdout.fileno(), True)
-        while chunk := process.stdout.read(1 << 20):
+        while chunk := process.stdout.read1(1 << 20):
             received += len(chunk)
+            peak = max(peak, high_water_mb(process.pid))
             if time.perf_counter() - started > timeout:
                 process.kill()
                 process.wait()
                 return None
-        _, _, usage = os.wait4(process.pid, 0)
+        process.wait()
     finally:
         process.stdout.close()
-    return {"seconds": time.perf_counter() - started, "peak_mb": usage.ru_maxrss / 1024, "chars": received}
+    return {"seconds": time.perf_counter() - started, "peak_mb": peak, "chars": received}
+
+
+def high_water_mb(pid: int) -> float:
+    """The process's peak RSS so far (VmHWM: unlike ru_maxrss, not inherited across
+    fork and exec from a large parent)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def run(sizes: list[int], timeout: float) -> dict[str, dict[str, float] | None]:

@@ -29,7 +29,7 @@ async def test_home_and_end_reach_the_first_and_last_message(fake_llm: FakeLLM, 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         chat = app.query_one(ChatPane)
-        assert "answer 999" in screen_text(app)
+        await wait_for(pilot, lambda: "answer 999" in screen_text(app))
         chat.focus()
         await pilot.press("home")
         await wait_for(pilot, lambda: "answer 0 about topic-0." in screen_text(app))
