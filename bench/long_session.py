@@ -1,15 +1,17 @@
-"""A long session: 2,000 messages saved, opened, scrolled and typed into.
+"""Long sessions: 2,000 and 20,000 messages saved, opened, scrolled, searched, typed into.
 
 Measures (medians over --runs):
 - load_session of the TOML file;
-- spawn to first frame of `baton --session FILE` (fresh process on a pseudo-terminal,
-  exit on Textual's Ready event, as in bench/startup.py);
-- in one headless app (Pilot): mounting one batch of older messages when the person
-  scrolls to the top; and typing into the composer, as the time from a key event to
-  the composer showing it and the screen being repainted, with the long session open
-  and, for comparison, with an empty one.
+- spawn to first frame of the app with that session, against the same app with no
+  session (fresh processes on a pseudo-terminal, exit on Textual's Ready event, as in
+  bench/startup.py), and the process's RSS at that first frame;
+- in one headless app (Pilot): Home to the first message and End back to the last
+  (each until the screen has processed it), a search for the first question, mounting
+  one batch of older messages when the person scrolls to the top, the widgets mounted
+  afterwards; and typing into the composer, as the time from a key event to the
+  composer showing it and the screen being repainted, long session open and empty.
 
-    .venv/bin/python bench/long_session.py [--messages 2000] [--runs 5]
+    .venv/bin/python bench/long_session.py [--messages 2000,20000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from startup import first_frame_s  # noqa: E402
+from startup import LAST_RSS_MB, first_frame_s
 
-from tui.core.conversation import Conversation  # noqa: E402
-from tui.core.profile import ModelDef, Profile, ProviderDef  # noqa: E402
-from tui.core.session import load_session, save_session  # noqa: E402
-from tui.core.types import Message  # noqa: E402
+from tui.core.conversation import Conversation
+from tui.core.profile import ModelDef, Profile, ProviderDef
+from tui.core.session import load_session, save_session
+from tui.core.types import Message
 
 OPEN = """
 import sys, time
@@ -41,11 +43,18 @@ from tui.ui.app import BatonApp
 
 class Timed(BatonApp):
     def on_ready(self):
-        open(sys.argv[1], "w").write(repr(time.time()))
+        now = time.time()
+        rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
+        open(sys.argv[1] + ".rss", "w").write(str(rss / 1024))
+        open(sys.argv[1], "w").write(repr(now))
         self.exit()
 
-profile, conversation = load_session(SESSION)
-Timed(profile, conversation, env={}, session_path=SESSION).run()
+if SESSION:
+    profile, conversation = load_session(SESSION)
+    Timed(profile, conversation, env={}, session_path=SESSION).run()
+else:
+    from tui.core.profile import Profile
+    Timed(Profile(default_model="openai/gpt-4.1"), env={"OPENAI_API_KEY": "unused"}).run()
 """
 
 
@@ -108,7 +117,7 @@ async def key_latency(app, pilot, keys: str) -> float:
     return statistics.median(times)
 
 
-async def in_app(path: Path | None) -> tuple[list[float], float, int]:
+async def in_app(path: Path | None) -> dict[str, float]:
     from tui.ui.app import BatonApp
     from tui.ui.chat import ChatPane
 
@@ -117,57 +126,99 @@ async def in_app(path: Path | None) -> tuple[list[float], float, int]:
     else:
         profile, conversation = load_session(path)
     app = BatonApp(profile, conversation, env={"OPENAI_API_KEY": "unused"}, session_path=None)
-    batches: list[float] = []
+    out: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         chat = app.query_one(ChatPane)
-        for _ in range(5 if path else 0):  # scroll to the top five times: five older batches
-            before = len(chat.children)
+        if path is not None:
             started = time.perf_counter()
-            chat.scroll_home(animate=False)
-            while len(chat.children) == before:
+            await chat.show_start()
+            await pilot.pause()
+            out["home_s"] = time.perf_counter() - started
+            assert chat.scroll_y == 0 and chat._lo == 0
+            started = time.perf_counter()
+            await chat.show_end()
+            await pilot.pause()
+            out["end_s"] = time.perf_counter() - started
+            started = time.perf_counter()
+            assert chat.find("Question 0:")
+            while chat._lo != 0 or chat._moving:
                 await pilot.pause(0.001)
+            out["find_s"] = time.perf_counter() - started
+            await chat.show_end()
             await pilot.pause()
-            batches.append(time.perf_counter() - started)
-            chat.scroll_end(animate=False)
+            batches = []
+            for _ in range(5):  # scroll to the top five times: five older batches
+                lowest = chat._lo
+                started = time.perf_counter()
+                chat.scroll_home(animate=False)
+                while chat._lo == lowest or chat._moving:
+                    await pilot.pause(0.001)
+                batches.append(time.perf_counter() - started)
+            out["batch_s"] = statistics.median(batches)
+            out["mounted"] = len(chat.children)
+            await chat.show_end()
             await pilot.pause()
-        per_key = await key_latency(app, pilot, "the quick brown fox jumps over the lazy dog")
-        mounted = len(chat.children)
-    return batches, per_key, mounted
+        out["key_s"] = await key_latency(app, pilot, "the quick brown fox jumps over the lazy dog")
+    return out
+
+
+def first_frame(source: str, env: dict[str, str]) -> tuple[float, float]:
+    """Seconds to the first frame and the RSS (MB) at that moment."""
+    seconds = first_frame_s(source, env)
+    return seconds, LAST_RSS_MB[0] if LAST_RSS_MB else float("nan")
+
+
+def run(count: int, runs: int) -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp())
+    path = tmp / "long.toml"
+    build(path, count)
+    loads = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        load_session(path)
+        loads.append(time.perf_counter() - started)
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), "BATON_DATA_DIR": str(tmp)}
+    source = OPEN.replace("SESSION", repr(str(path)))
+    empty = OPEN.replace("SESSION", "None")
+    first_frame(source, env)  # warm the file cache
+    first_frame(empty, env)
+    opens, empties, rss, rss_empty = [], [], [], []
+    for _ in range(runs):  # interleaved
+        seconds, mb = first_frame(source, env)
+        opens.append(seconds)
+        rss.append(mb)
+        seconds, mb = first_frame(empty, env)
+        empties.append(seconds)
+        rss_empty.append(mb)
+    result = asyncio.run(in_app(path))
+    result["key_empty_s"] = asyncio.run(in_app(None))["key_s"]
+    result.update(messages=count, kib=path.stat().st_size / 1024, load_s=statistics.median(loads),
+                  open_s=statistics.median(opens), empty_s=statistics.median(empties),
+                  rss_mb=statistics.median(rss), rss_empty_mb=statistics.median(rss_empty))
+    return result
+
+
+def report(r: dict[str, float]) -> None:
+    print(f"session: {r['messages']:,.0f} messages, {r['kib']:,.0f} KiB TOML; python {sys.version.split()[0]}")
+    print(f"  load_session              median {r['load_s'] * 1000:7.1f} ms")
+    print(f"  open to first frame       median {r['open_s'] * 1000:7.1f} ms  empty app {r['empty_s'] * 1000:.1f} ms  "
+          f"ratio {r['open_s'] / r['empty_s']:.2f}x (target 1.5x)")
+    print(f"  RSS at first frame        {r['rss_mb']:7.1f} MB  empty app {r['rss_empty_mb']:.1f} MB")
+    print(f"  home / end / find first   {r['home_s'] * 1000:7.1f} / {r['end_s'] * 1000:.1f} / "
+          f"{r['find_s'] * 1000:.1f} ms (target 1 s)")
+    print(f"  older batch on scroll-up  median {r['batch_s'] * 1000:7.1f} ms  (widgets in the chat pane after: "
+          f"{r['mounted']:.0f})")
+    print(f"  key to painted, median    {r['key_s'] * 1000:7.1f} ms  empty app {r['key_empty_s'] * 1000:.1f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--messages", default="2000,20000")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp())
-    path = tmp / "long.toml"
-    build(path, args.messages)
-    size_kb = path.stat().st_size / 1024
-
-    loads = []
-    for _ in range(args.runs):
-        started = time.perf_counter()
-        load_session(path)
-        loads.append(time.perf_counter() - started)
-
-    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), "BATON_DATA_DIR": str(tmp)}
-    source = OPEN.replace("SESSION", repr(str(path)))
-    first_frame_s(source, env)  # warm the file cache
-    opens = [first_frame_s(source, env) for _ in range(args.runs)]
-
-    batches, per_key, mounted = asyncio.run(in_app(path))
-    _, per_key_empty, _ = asyncio.run(in_app(None))
-
-    print(f"session: {args.messages} messages, {size_kb:.0f} KiB TOML; python {sys.version.split()[0]}")
-    print(f"  load_session              median {statistics.median(loads) * 1000:7.1f} ms")
-    print(f"  open to first frame       median {statistics.median(opens) * 1000:7.1f} ms  "
-          f"(min {min(opens) * 1000:.1f}, {args.runs} fresh processes)")
-    print(f"  older batch on scroll-up  median {statistics.median(batches) * 1000:7.1f} ms  "
-          f"(max {max(batches) * 1000:.1f}, {len(batches)} batches)")
-    print(f"  key to painted, median    {per_key * 1000:7.1f} ms  (widgets in the chat pane: {mounted}); "
-          f"empty app {per_key_empty * 1000:.1f} ms")
+    for count in (int(m) for m in args.messages.split(",")):
+        report(run(count, args.runs))
 
 
 if __name__ == "__main__":

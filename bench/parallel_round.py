@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fakellm import FakeLLM, Reply  # noqa: E402
+from fakellm import FakeLLM, Reply
 
-from tui.core.engine import Engine, drain  # noqa: E402
-from tui.core.events import ParallelEvent  # noqa: E402
-from tui.core.profile import ModelDef, Profile, ProviderDef  # noqa: E402
+from tui.core.engine import Engine, drain
+from tui.core.events import ParallelEvent
+from tui.core.profile import ModelDef, Profile, ProviderDef
 
 
 async def one_round(llm: FakeLLM, synth: bool) -> float:
@@ -33,6 +33,8 @@ async def one_round(llm: FakeLLM, synth: bool) -> float:
     )
     for m in ("a", "b", "c"):
         llm.script(m, Reply(text=f"{m} answers after a second of thought.", delay=1.0))
+    if synth:  # the synthesiser takes its second as well
+        llm.script("a", Reply(text="a synthesis after a second of thought.", delay=1.0))
     engine = Engine(profile, env={})
     started = time.perf_counter()
     events = await drain(engine.parallel("question", ["a", "b", "c"], synthesizer="a" if synth else None))

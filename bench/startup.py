@@ -55,6 +55,9 @@ Timed(default_profile(env), env=env).run()
 """
 
 
+LAST_RSS_MB: list[float] = []
+
+
 def first_frame_s(source: str, env: dict[str, str]) -> float:
     """Seconds from spawning a fresh interpreter to the app's first frame."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +83,8 @@ def first_frame_s(source: str, env: dict[str, str]) -> float:
         if not stamp.exists():
             tail = output.decode(errors="replace")[-2000:]
             raise SystemExit(f"the child exited ({child.returncode}) before its first frame:\n{tail}")
+        extra = Path(f"{stamp}.rss")  # a child may also report its RSS (MB) at that moment
+        LAST_RSS_MB[:] = [float(extra.read_text())] if extra.exists() else []
         return float(stamp.read_text()) - started
 
 
@@ -88,7 +93,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40",
-           "PYTHONPATH": str(ROOT), "BATON_DATA_DIR": tempfile.mkdtemp()}
+           "PYTHONPATH": os.environ.get("BENCH_BATON_ROOT", str(ROOT)), "BATON_DATA_DIR": tempfile.mkdtemp()}
     # No provider keys: the measured app is the same whatever the machine has.
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEDALUS_API_KEY", "OPENROUTER_API_KEY", "OLLAMA_HOST"):
         env.pop(key, None)

@@ -115,6 +115,7 @@ class BatonApp(App[None]):
         Binding("ctrl+t", "focus_timeline", "Timeline", id="timeline",
                 tooltip="Focus the timeline; enter on a line shows its details"),
         Binding("f1", "help", "Help", id="help", tooltip="Commands and keys"),
+        Binding("ctrl+f", "find", "Find", id="find", tooltip="Search the conversation"),
         Binding("f2", "toggle_side", "Panels", id="toggle_side",
                 tooltip="Show or hide the routing panel and the timeline (remembered)"),
         Binding("ctrl+g", "send_now", "Send now", id="send_now", show=False,
@@ -250,6 +251,9 @@ class BatonApp(App[None]):
         shown = self._side_choice if self._side_choice is not None else not narrow
         side.display = shown and self._blind is None
         side.set_class(narrow, "-overlay")
+
+    async def action_find(self) -> None:
+        await self.query_one(ChatPane).open_find()
 
     def action_toggle_side(self) -> None:
         side = self.query_one("#side")

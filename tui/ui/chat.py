@@ -1,252 +1,58 @@
-"""The chat pane: messages, streamed Markdown answers, rounds side by side.
+"""The chat pane: the conversation, a window of it mounted, search.
 
-Long sessions stay fast: only the last `BATCH` messages are mounted when a
-conversation opens; older ones are mounted a batch at a time as the person scrolls up.
+Long sessions stay fast: only a window of items is mounted (the last `BATCH` when a
+conversation opens), moving a batch at a time as the person scrolls past either end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.core.types import Message
 
-from .text import one_line, visible
+from .answer import PURPOSE_LABELS, AnswerView
+from .views import (
+    ChatLine,
+    Item,
+    RoundView,
+    UserView,
+    conversation_items,
+    message_widgets,
+    round_outcome,
+)
 
-if TYPE_CHECKING:
-    from textual.widgets.markdown import MarkdownStream
-
-PURPOSE_LABELS = {"synthesis": "synthesis", "judge": "judge", "stage": "stage", "check": "check"}
-
-
-class UserView(Static):
-    """A message the person sent."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(Content.assemble(("you", "bold"), "\n", visible(text)), classes="user")
-
-
-class ChatLine(Static):
-    """A compact one-line entry: a tool call, a handoff, an error, a notice."""
-
-    def __init__(self, text: str, kind: str) -> None:
-        super().__init__(Content(one_line(text, 300)), classes=f"line {kind}")
-
-
-class AnswerView(Vertical):
-    """One model's answer: a label naming the model, then its Markdown.
-
-    A live answer streams into a Markdown widget. A stored (`settled`) one is a single
-    Static holding Rich's Markdown renderable: one widget instead of one per block,
-    which is what keeps a long session quick to open and to scroll.
-    """
-
-    def __init__(
-        self, model: str, text: str = "", *, purpose: str = "answer", partial: bool = False, settled: bool = False
-    ) -> None:
-        super().__init__(classes="answer")
-        self.settled = settled
-        self.model = model
-        self.purpose = purpose
-        self.partial = partial
-        self._parts: list[str] = [text] if text else []
-        self._stream: MarkdownStream | None = None
-        self.set_class(partial, "-partial")
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    def _label(self) -> Content:
-        note = PURPOSE_LABELS.get(self.purpose, "")
-        if self.partial:
-            note = f"{note} · partial" if note else "partial"
-        return Content.assemble((visible(self.model), "bold"), (f" · {note}" if note else "", "italic"))
-
-    def compose(self) -> ComposeResult:
-        yield Static(self._label(), classes="label")
-        # markdown-it and Rich's Markdown are imported with the first answer, not at start-up.
-        if self.settled:
-            from rich.markdown import Markdown as RichMarkdown
-
-            yield Static(RichMarkdown(visible(self.text)), classes="body")
-        else:
-            from textual.widgets import Markdown
-
-            yield Markdown(visible(self.text))
-
-    async def write(self, chunk: str) -> None:
-        if self._stream is None:
-            from textual.widgets import Markdown
-
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
-        self._parts.append(chunk)
-        await self._stream.write(visible(chunk))
-
-    async def finish(self, *, partial: bool = False) -> None:
-        """Stop streaming; a partial answer keeps its text and says so."""
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            await stream.stop()
-        if partial != self.partial:
-            self.partial = partial
-            self.set_class(partial, "-partial")
-            self.query_one(".label", Static).update(self._label())
-
-
-def round_outcome(record: dict[str, Any]) -> str:
-    """One line for a parallel or consensus record: winner and ranking, or synthesis."""
-    errors = "; ".join(f"{m} failed: {e}" for m, e in (record.get("errors") or {}).items())
-    if record.get("type") == "consensus":
-        ranking = " > ".join(record.get("ranking", []))
-        text = f"🏆 winner {record.get('winner')} · ranking {ranking} · judge {record.get('judge')}"
-    elif record.get("synthesis") is not None:
-        text = f"synthesis by {record.get('synthesizer')} below"
-    else:
-        text = "no synthesis: the answers above are the result"
-    return f"{text} · {errors}" if errors else text
-
-
-class RoundView(Vertical):
-    """A parallel or consensus round: one column per model, then the outcome."""
-
-    def __init__(
-        self,
-        kind: str,
-        lanes: Sequence[Message] = (),
-        judge: Message | None = None,
-        outcome: str = "",
-    ) -> None:
-        super().__init__(classes=f"round {kind}")
-        self.kind = kind
-        self.lanes: dict[str, AnswerView] = {
-            m.lane or "": AnswerView(m.model or "", m.content, partial=m.partial, settled=True) for m in lanes
-        }
-        self._judge = judge
-        self._outcome = outcome
-
-    def compose(self) -> ComposeResult:
-        yield Static(Content("round" if self.kind == "round" else f"{self.kind} round"), classes="round-title")
-        with Horizontal(classes="lanes"):
-            yield from self.lanes.values()
-        if self._judge is not None:
-            yield AnswerView(self._judge.model or "judge", self._judge.content, purpose="judge", settled=True)
-        yield Static(Content(one_line(self._outcome, 400)), classes="outcome" + (" -shown" if self._outcome else ""))
-
-    async def lane(self, lane: str) -> AnswerView:
-        view = self.lanes.get(lane)
-        if view is None:
-            view = self.lanes[lane] = AnswerView(lane)
-            await self.query_one(".lanes").mount(view)
-        return view
-
-    async def add_answer(self, model: str, purpose: str) -> AnswerView:
-        """An answer about the round (the judge's), below the columns."""
-        view = AnswerView(model, purpose=purpose)
-        await self.mount(view, before=self.query_one(".outcome"))
-        return view
-
-    def show_outcome(self, text: str) -> None:
-        outcome = self.query_one(".outcome", Static)
-        outcome.update(Content(one_line(text, 400)))
-        outcome.add_class("-shown")
-
-
-def message_widgets(message: Message) -> list[Widget]:
-    """The widgets that show one stored message of the main conversation."""
-    if message.role == "user":
-        return [UserView(message.content)]
-    if message.role != "assistant":
-        return []
-    author = message.model or "assistant"
-    widgets: list[Widget] = []
-    if message.content or not message.tool_calls:
-        widgets.append(AnswerView(author, message.content, partial=message.partial, settled=True))
-    for call in message.tool_calls:
-        if call.name.startswith("transfer_to_"):
-            target = call.name.removeprefix("transfer_to_")
-            note = call.arguments.get("instructions", "")
-            widgets.append(ChatLine(f"⇢ handoff {author} → {target} (tool){': ' + str(note) if note else ''}", "handoff"))
-        else:
-            widgets.append(ChatLine(f"⚙ {author} called {call.name} {call.arguments}", "tool"))
-    return widgets
-
-
-Item = Callable[[], list[Widget]]
-
-
-def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, Any]]) -> list[Item]:
-    """Stored messages as display items; a round's lane answers become one RoundView with
-    the round record whose `at` is their question's id (a cancelled round has none)."""
-    rounds = {e["at"]: e for e in events
-              if e.get("type") in ("parallel", "consensus") and isinstance(e.get("at"), str)}
-    kinds = {e["at"]: str(e.get("kind")) for e in events if e.get("type") == "round" and isinstance(e.get("at"), str)}
-    cancelled = {(e.get("model"), e.get("text")) for e in events
-                 if e.get("type") == "turn" and e.get("finish_reason") == "cancelled"}
-    # Handoffs the person made leave no message; their records name the message they follow.
-    handoffs: dict[str | None, list[dict[str, Any]]] = {}
-    for e in events:
-        if e.get("type") == "handoff" and e.get("reason") == "user":
-            handoffs.setdefault(e.get("at"), []).append(e)
-    items: list[Item] = [partial(_handoff_line, record) for record in handoffs.pop(None, [])]
-    i = 0
-    while i < len(messages):
-        message = messages[i]
-        if message.lane is None:
-            items.append(partial(message_widgets, message))
-            if message.partial and (message.model, message.content) in cancelled:
-                items.append(partial(_cancelled_line))
-            items.extend(partial(_handoff_line, record) for record in handoffs.pop(message.id, []))
-            i += 1
-            continue
-        group: list[Message] = []
-        while i < len(messages) and messages[i].lane is not None:
-            group.append(messages[i])
-            i += 1
-        record = rounds.get(group[0].parent or "", {})
-        kind = str(record.get("type") or kinds.get(group[0].parent or "", "round"))
-        items.append(partial(_round_widgets, group, record, kind))
-        if any(m.partial and (m.model, m.content) in cancelled for m in group):
-            items.append(partial(_cancelled_line))
-        following = messages[i] if i < len(messages) else None
-        if (following is not None and following.role == "assistant" and following.lane is None
-                and following.parent == group[0].parent and record):
-            # The round's outcome message: the synthesis is shown as an answer; the
-            # winner's answer or the joined answers are already in the columns.
-            if record.get("synthesis") is not None:
-                items.append(partial(lambda m: [AnswerView(m.model or "", m.content, purpose="synthesis",
-                                                           settled=True)], following))
-            items.extend(partial(_handoff_line, r) for r in handoffs.pop(following.id, []))
-            i += 1
-    return items
-
-
-def _cancelled_line() -> list[Widget]:
-    return [ChatLine("⏹ cancelled: what arrived is kept", "cancelled")]
-
-
-def _handoff_line(record: dict[str, Any]) -> list[Widget]:
-    note = f": {record['instructions']}" if record.get("instructions") else ""
-    return [ChatLine(f"⇢ handoff {record.get('from')} → {record.get('to')}{note}", "handoff")]
-
-
-def _round_widgets(group: list[Message], record: dict[str, Any], kind: str) -> list[Widget]:
-    lanes = [m for m in group if m.lane != "judge"]
-    judge = next((m for m in group if m.lane == "judge"), None)
-    return [RoundView(kind, lanes, judge, round_outcome(record) if record else "")]
+__all__ = [
+    "PURPOSE_LABELS",
+    "AnswerView",
+    "ChatLine",
+    "ChatPane",
+    "Item",
+    "RoundView",
+    "UserView",
+    "conversation_items",
+    "message_widgets",
+    "round_outcome",
+]
 
 
 class ChatPane(VerticalScroll):
-    """The conversation, anchored to the bottom while an answer streams."""
+    """The conversation, anchored to the bottom while an answer streams.
 
-    BATCH = 40
+    Only a window of items is mounted, whatever the session's length: the last `BATCH`
+    when a conversation opens, a batch more as the person scrolls past either end, at
+    most `WINDOW` at once (items far from the view are unmounted and rebuilt when they
+    come back). Home and End jump to either end; `find` jumps to a match.
+    """
+
+    BATCH = 25
+    WINDOW = 100
 
     def __init__(
         self,
@@ -258,34 +64,216 @@ class ChatPane(VerticalScroll):
     ) -> None:
         super().__init__(id=id)
         self._initial = (messages, events, notice)
-        self._backlog: list[Item] = []
-        self._loading_earlier = False
+        self._items: list[Item] = []
+        self._lo = self._hi = 0  # the mounted window of items
+        self._moving = False
+        self._found: int | None = None
+        self._found_widget: Widget | None = None
 
     def compose(self) -> ComposeResult:
-        widgets = self._widgets(*self._initial)
+        messages, events, notice = self._initial
         self._initial = ((), (), None)
-        earlier = Static(self._earlier_text(), id="earlier")
-        earlier.display = bool(self._backlog)
-        yield earlier
-        yield from widgets
+        self._items = conversation_items(messages, events)
+        self._lo, self._hi = max(0, len(self._items) - self.BATCH), len(self._items)
+        yield self._mark("earlier")
+        if notice:
+            yield Static(Content.from_markup(notice), classes="notice")
+        for item in self._items[self._lo :]:
+            item.widgets = item.make()
+            yield from item.widgets
+        yield self._mark("later")
 
-    def _widgets(
-        self, messages: Sequence[Message], events: Sequence[dict[str, Any]], notice: str | None
-    ) -> list[Widget]:
-        """Widgets for a notice and the last BATCH items; older items wait in the backlog."""
-        items = conversation_items(messages, events)
-        self._backlog, recent = items[: -self.BATCH], items[-self.BATCH:]
-        widgets: list[Widget] = [Static(Content.from_markup(notice), classes="notice")] if notice else []
-        for item in recent:
-            widgets.extend(item())
-        return widgets
+    def _mark(self, which: str) -> Static:
+        mark = Static(self._mark_text(which), id=which)
+        mark.display = self._lo > 0 if which == "earlier" else self._hi < len(self._items)
+        return mark
+
+    def _mark_text(self, which: str) -> Content:
+        if which == "earlier":
+            return Content(f"▲ {self._lo} earlier messages · scroll up to show more, home for the first")
+        return Content(f"▼ {len(self._items) - self._hi} later messages · scroll down to show more, end for the last")
+
+    def _update_marks(self) -> None:
+        for which in ("earlier", "later"):
+            mark = self.query_one(f"#{which}", Static)
+            mark.display = self._lo > 0 if which == "earlier" else self._hi < len(self._items)
+            mark.update(self._mark_text(which))
 
     def on_mount(self) -> None:
         self.anchor()
 
+    # ------------------------------------------------------------------ the window
+
+    async def _set_window(self, lo: int, hi: int) -> None:
+        """Mount items [lo, hi) and unmount the rest (never a still-streaming one)."""
+        items = self._items
+        lo, hi = max(0, lo), min(len(items), hi)
+        for i in range(self._hi - 1, max(self._lo, hi) - 1, -1):
+            if items[i].pinned:
+                hi = i + 1
+                break
+        doomed: list[Widget] = []
+        for i in range(self._lo, self._hi):
+            if not lo <= i < hi and items[i].widgets is not None:
+                doomed.extend(items[i].widgets or ())
+                items[i].widgets = None
+        if doomed:
+            await self.remove_children(doomed)
+        keep_lo, keep_hi = max(lo, self._lo), min(hi, self._hi)
+        first_kept = next((w for i in range(keep_lo, keep_hi) for w in items[i].widgets or ()), None)
+        above = range(lo, keep_lo) if first_kept is not None else range(0)
+        below = range(keep_hi, hi) if first_kept is not None else range(lo, hi)
+        self._lo, self._hi = lo, hi
+        new_above = self._build(above)
+        new_below = self._build(below)
+        if new_above and first_kept is not None:
+            await self.mount_all(new_above, before=first_kept)
+        if new_below:
+            await self.mount_all(new_below, before=self.query_one("#later"))
+        self._update_marks()
+
+    def _build(self, indexes: range) -> list[Widget]:
+        widgets: list[Widget] = []
+        for i in indexes:
+            item = self._items[i]
+            item.widgets = item.make()
+            widgets.extend(item.widgets)
+        return widgets
+
+    def _settle_scroll(self, then: Callable[[], object]) -> None:
+        """Run `then` once the new layout is in place; scroll loads wait until it has."""
+
+        def moved() -> None:
+            self._moving = False
+            self._check_edges()
+
+        def done() -> None:
+            then()
+            self.call_after_refresh(moved)
+
+        self.call_after_refresh(done)
+
+    def _offset(self, widget: Widget | None) -> float:
+        return widget.virtual_region.y - self.scroll_y if widget is not None else 0.0
+
+    def _keep_in_view(self, widget: Widget | None, offset: float) -> None:
+        """Keep `widget` at `offset` from the top of the view (where it was before items
+        above it came or went)."""
+        if widget is None:
+            self._settle_scroll(lambda: None)
+            return
+        self._settle_scroll(lambda: self.scroll_to(y=widget.virtual_region.y - offset, animate=False, immediate=True))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._check_edges()
+
+    def _check_edges(self) -> None:
+        """At either end of what is mounted, with more beyond it: mount the next batch."""
+        if self._moving or not self.is_mounted:
+            return
+        new_value = self.scroll_y
+        if new_value <= 0 and self._lo > 0:
+            self._moving = True
+            self.call_later(self.show_earlier)
+        elif new_value >= self.max_scroll_y > 0 and self._hi < len(self._items):
+            self._moving = True
+            self.call_later(self._show_later)
+
+    def _first_widget(self, index: int) -> Widget | None:
+        item = self._items[index] if 0 <= index < len(self._items) else None
+        return item.widgets[0] if item is not None and item.widgets else None
+
+    async def show_earlier(self) -> None:
+        """Mount the next batch of older messages above the ones shown."""
+        self._moving = True
+        first = self._first_widget(self._lo)
+        offset = self._offset(first)
+        lo = max(0, self._lo - self.BATCH)
+        await self._set_window(lo, min(self._hi, lo + self.WINDOW))
+        self._keep_in_view(first, offset)
+
+    async def _show_later(self) -> None:
+        self._moving = True
+        last = self._first_widget(self._hi - 1)
+        offset = self._offset(last)
+        hi = min(len(self._items), self._hi + self.BATCH)
+        await self._set_window(max(self._lo, hi - self.WINDOW), hi)
+        self._keep_in_view(last, offset)
+
+    async def show_start(self) -> None:
+        """Jump to the first message."""
+        self._moving = True
+        self.release_anchor()
+        await self._set_window(0, self.BATCH)
+        self.scroll_home(animate=False, immediate=True)
+        self._settle_scroll(lambda: self.scroll_home(animate=False, immediate=True))
+
+    async def show_end(self) -> None:
+        """Jump to the last message and follow what arrives."""
+        self._moving = True
+        if self._hi < len(self._items) or self._hi - self._lo > self.BATCH:
+            await self._set_window(len(self._items) - self.BATCH, len(self._items))
+        self.anchor()
+        self._settle_scroll(lambda: self.scroll_end(animate=False, immediate=True))
+
+    def action_scroll_home(self) -> None:
+        self.call_later(self.show_start)
+
+    def action_scroll_end(self) -> None:
+        self.call_later(self.show_end)
+
+    # ------------------------------------------------------------------ search
+
+    def find(self, text: str, *, backward: bool = True) -> bool:
+        """Jump to the next item containing `text` (case-insensitive): older first,
+        starting from the latest, then from the last match on; wraps around."""
+        needle = text.casefold()
+        count = len(self._items)
+        if not needle or not count:
+            return False
+        step = -1 if backward else 1
+        start = self._found if self._found is not None else (count if backward else -1)
+        for k in range(1, count + 1):
+            i = (start + step * k) % count
+            if needle in self._items[i].search().casefold():
+                self._found = i
+                self.call_later(self._reveal, i)
+                return True
+        return False
+
+    async def _reveal(self, index: int) -> None:
+        self._moving = True
+        self.release_anchor()
+        if not self._lo <= index < self._hi or self._first_widget(index) is None:
+            lo = max(0, index - self.BATCH // 2)
+            await self._set_window(lo, lo + self.BATCH)
+        if self._found_widget is not None:
+            self._found_widget.remove_class("-found")
+        widget = self._found_widget = self._first_widget(index)
+        if widget is not None:
+            widget.add_class("-found")
+            self._settle_scroll(lambda: self.scroll_to_widget(widget, top=True, animate=False, immediate=True))
+        else:
+            self._settle_scroll(lambda: None)
+
+    async def open_find(self) -> None:
+        """Show the search input above the conversation and focus it (the app binds a
+        key to this; enter in it calls `find`, escape closes it)."""
+        from .find import FindBar
+
+        bars = self.query(FindBar)
+        bar = bars.first() if bars else None
+        if bar is None:
+            bar = FindBar()
+            await self.mount(bar, before=0)
+        bar.open(self.app.focused)
+
+    # ------------------------------------------------------------------ content
+
     async def set_notice(self, notice: str | None) -> None:
         """Show `notice` (Textual markup) above the conversation, or remove it."""
-        current = self.query(".notice").first() if self.query(".notice") else None
+        current = self.query(".notice").first(Static) if self.query(".notice") else None
         if notice is None:
             if current is not None:
                 await current.remove()
@@ -301,54 +289,38 @@ class ChatPane(VerticalScroll):
         notice: str | None = None,
     ) -> None:
         """Replace what is shown: a notice, then the last BATCH items of the conversation."""
-        await self.remove_children([w for w in self.children if w.id != "earlier"])
-        widgets = self._widgets(messages, events, notice)
-        self._update_earlier()
-        if widgets:
-            await self.mount_all(widgets)
+        doomed = [w for item in self._items for w in item.widgets or ()]
+        doomed.extend(self.query(".notice"))
+        await self.remove_children(doomed)
+        self._items = conversation_items(messages, events)
+        self._lo = self._hi = len(self._items)
+        self._found = self._found_widget = None
+        if notice:
+            await self.mount(Static(Content.from_markup(notice), classes="notice"), after="#earlier")
+        await self._set_window(len(self._items) - self.BATCH, len(self._items))
         self.anchor()
 
-    def _earlier_text(self) -> Content:
-        return Content(f"▲ {len(self._backlog)} earlier messages · scroll up to show more")
-
-    def _update_earlier(self) -> None:
-        earlier = self.query_one("#earlier", Static)
-        earlier.display = bool(self._backlog)
-        earlier.update(self._earlier_text())
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if new_value <= 0 and self._backlog and not self._loading_earlier:
-            self._loading_earlier = True
-            self.call_later(self.show_earlier)
-
-    async def show_earlier(self) -> None:
-        """Mount the next batch of older messages above the ones shown."""
-        try:
-            batch, self._backlog = self._backlog[-self.BATCH:], self._backlog[: -self.BATCH]
-            widgets = [widget for item in batch for widget in item()]
-            earlier = self.query_one("#earlier", Static)
-            first = next((w for w in self.children if w is not earlier), None)
-            self._update_earlier()
-            if widgets:
-                await self.mount_all(widgets, after=earlier)
-            if first is not None:
-                self.call_after_refresh(self.scroll_to_widget, first, top=True, animate=False)
-        finally:
-            self._loading_earlier = False
+    async def _append(self, widget: Widget) -> None:
+        if self._hi < len(self._items):
+            await self.show_end()
+        self._items.append(Item.live(widget))
+        self._hi = len(self._items)
+        await self.mount(widget, before=self.query_one("#later"))
+        if self._hi - self._lo > self.WINDOW + self.BATCH and self.is_anchored and not self._anchor_released:
+            await self._set_window(self._hi - self.WINDOW, self._hi)
 
     async def add_user(self, text: str) -> None:
-        await self.mount(UserView(text))
+        await self._append(UserView(text))
 
     async def add_answer(self, model: str, purpose: str = "answer") -> AnswerView:
         view = AnswerView(model, purpose=purpose)
-        await self.mount(view)
+        await self._append(view)
         return view
 
     async def add_round(self, kind: str) -> RoundView:
         view = RoundView(kind)
-        await self.mount(view)
+        await self._append(view)
         return view
 
     async def add_line(self, text: str, kind: str = "info") -> None:
-        await self.mount(ChatLine(text, kind))
+        await self._append(ChatLine(text, kind))

@@ -1,0 +1,113 @@
+"""Streaming in the app, as a person sees it on a real pseudo-terminal.
+
+- answer: Enter to the last word of a 20,000-word answer on screen (Markdown rendered),
+  against a plain httpx reader of the same local stream (bench/reader.py);
+- parallel: `/parallel a b c` with three such answers at once, to the last word of every
+  column, against the reader reading three streams at once;
+- keys: while answers stream, one key every 40-80 ms; each key's time from being written
+  to the terminal to the character appearing in what the app draws (every key is a
+  different CJK character, so a repaint of an earlier one never counts).
+
+    .venv/bin/python bench/streaming.py [--words 20000] [--runs 3] [--paragraph 80]
+
+`--paragraph 0` sends one endless paragraph (the worst case for Markdown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reader import read
+from server import MARK, Server
+from terminal import Terminal
+
+READY = "/help"  # in the composer's hint: the first frame is up
+
+
+ROUND_DONE = "no synthesis"  # the round's outcome line, shown once every column has ended
+
+
+def stream_in_app(base: str, command: str, models: str) -> float:
+    """Enter to the last word on screen; for a round, to the outcome line below the
+    columns (drawn after every column has shown its last word)."""
+    with Terminal(base) as term:
+        term.wait_for(READY)
+        time.sleep(0.3)  # let the composer replace its stand-in
+        started, pos = term.write(command + "\r")
+        return term.wait_for(MARK + models if len(models) == 1 else ROUND_DONE, pos) - started
+
+
+def keys_while_streaming(base: str, command: str, models: str, keys: list[str]) -> list[float]:
+    """Key-to-screen latencies (seconds) while the answer(s) of `command` stream."""
+    latencies: list[float] = []
+    with Terminal(base) as term:
+        term.wait_for(READY)
+        time.sleep(0.3)
+        _, start = term.write(command + "\r")
+        term.wait_for("streaming", start)
+        done = MARK + models if len(models) == 1 else ROUND_DONE
+        while keys and not term.seen(done, start):
+            key = keys.pop()
+            typed, pos = term.write(key)
+            try:
+                latencies.append(term.wait_for(key, pos, timeout=5) - typed)
+            except TimeoutError:
+                latencies.append(5.0)
+            gap = time.perf_counter() + random.uniform(0.04, 0.08)
+            while time.perf_counter() < gap:
+                term.pump(gap - time.perf_counter())
+    return latencies
+
+
+def run(words: int, runs: int, paragraph: int) -> dict[str, float]:
+    keys = [chr(0x4E00 + i) for i in range(2000)]
+    random.seed(7)
+    results: dict[str, float] = {}
+    with Server(words, paragraph=paragraph) as server:
+        asyncio.run(read(server.base))  # warm up
+        floor1, floor3, app1, app3, lat = [], [], [], [], []
+        for _ in range(runs):  # interleaved, so drift affects both alike
+            floor1.append(asyncio.run(read(server.base)))
+            app1.append(stream_in_app(server.base, "go", "a"))
+            floor3.append(asyncio.run(read(server.base, 3)))
+            app3.append(stream_in_app(server.base, "/parallel a b c go", "abc"))
+        for _ in range(runs):
+            lat += keys_while_streaming(server.base, "go", "a", keys)
+            lat += keys_while_streaming(server.base, "/parallel a b c go", "abc", keys)
+    lat.sort()
+    results = {
+        "reader_s": statistics.median(floor1), "app_s": statistics.median(app1),
+        "reader3_s": statistics.median(floor3), "app3_s": statistics.median(app3),
+        "keys": len(lat), "key_p50_ms": statistics.median(lat) * 1000 if lat else float("nan"),
+        "key_p95_ms": lat[int(0.95 * (len(lat) - 1))] * 1000 if lat else float("nan"),
+        "key_max_ms": lat[-1] * 1000 if lat else float("nan"),
+    }
+    return results
+
+
+def report(r: dict[str, float], words: int, paragraph: int) -> None:
+    shape = f"paragraphs of {paragraph} words" if paragraph else "one paragraph"
+    print(f"{words:,} words ({shape}), Enter to the last word on screen, median")
+    print(f"  one answer   app {r['app_s']:.3f} s   reader {r['reader_s']:.3f} s   "
+          f"ratio {r['app_s'] / r['reader_s']:.2f}x (target 2x)")
+    print(f"  3 in a round app {r['app3_s']:.3f} s   reader x3 {r['reader3_s']:.3f} s   "
+          f"ratio {r['app3_s'] / r['reader3_s']:.2f}x (target 2x)")
+    print(f"  keys while streaming: {r['keys']} keys, p50 {r['key_p50_ms']:.1f} ms, "
+          f"p95 {r['key_p95_ms']:.1f} ms, max {r['key_max_ms']:.1f} ms (target p95 50, max 100)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--words", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--paragraph", type=int, default=80)
+    args = parser.parse_args()
+    report(run(args.words, args.runs, args.paragraph), args.words, args.paragraph)

@@ -1,0 +1,107 @@
+"""Streamed answers: settled blocks plus a live tail, the whole text kept, huge ones folded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fakellm import FakeLLM, Reply
+from test_app_helpers import fake_profile, idle, screen_text, wait_for
+
+from tui.ui.answer import CAP, Block, Fold
+from tui.ui.app import BatonApp
+from tui.ui.blocks import BlockSplitter
+from tui.ui.chat import AnswerView
+
+SIZE = (120, 40)
+
+
+def long_markdown(paragraphs: int) -> str:
+    parts = []
+    for i in range(paragraphs):
+        parts.append(f"Paragraph {i} says something **bold** about item {i}. " * 6)
+        if i % 7 == 3:
+            parts.append("```python\n" + "".join(f"x{i}_{j} = {j}\n" for j in range(60)) + "```")
+        if i % 5 == 1:
+            parts.append("- one\n- two\n\n  still two\n- three")
+    return "\n\n".join(parts) + "\n\nThe last line.\n"
+
+
+async def ask(app: BatonApp, pilot, prompt: str) -> None:
+    await wait_for(pilot, lambda: bool(app.query("#composer")))
+    composer = app.query_one("#composer")
+    composer.focus()
+    composer.insert(prompt)
+    await pilot.press("enter")
+    await idle(pilot, app)
+
+
+def make_app(llm: FakeLLM, tmp_path: Path) -> BatonApp:
+    return BatonApp(fake_profile(llm.openai_base), env={}, session_path=tmp_path / "s.toml")
+
+
+def test_the_splitter_keeps_every_character_and_balances_fences() -> None:
+    text = long_markdown(40) + "```\n" + "y = 1\n" * 3000 + "```\n" + "word " * 5000
+    splitter = BlockSplitter(soft=500, hard=1500)
+    pieces = []
+    for i in range(0, len(text), 37):
+        pieces += splitter.feed(text[i : i + 37])
+    assert "".join(p.raw for p in pieces) + splitter.tail == text
+    assert len(pieces) > 20
+    assert all(p.source.count("```") % 2 == 0 for p in pieces)
+    assert max(len(p.source) for p in pieces) < 1600  # a long code block is cut, not kept whole
+
+
+async def test_a_streamed_answer_settles_into_blocks_that_hold_the_whole_text(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    text = long_markdown(60)
+    fake_llm.script("alpha", Reply(text=text, chunk_size=40))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot, "long please")
+        view = app.query(AnswerView).last()
+        assert view.text == text
+        assert len(view.query(Block)) > 3  # settled blocks, rendered once
+        assert view.blocks_text() == text
+        assert view.folded == 0 and not view.query_one(Fold).display
+        assert "The last line." in screen_text(app)
+    assert app.conversation.messages[-1].content == text
+
+
+async def test_a_huge_answer_is_folded_past_the_cap_and_keeps_its_text(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    text = ("word " * 19 + "\n\n") * (CAP // 100 * 2 + 500)  # a little over twice the cap
+    fake_llm.script("alpha", Reply(text=text, chunk_size=5000))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot, "huge please")
+        view = app.query(AnswerView).last()
+        assert view.text == text
+        assert view.folded == len(text) - CAP
+        fold = view.query_one(Fold)
+        assert fold.display
+        assert "KB more" in str(fold.render())
+        assert len(view.blocks_text()) == CAP
+        fold.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert view.folded == len(text) - 2 * CAP
+        assert view.blocks_text() == text[: 2 * CAP]
+    assert app.conversation.messages[-1].content == text
+
+
+async def test_a_stored_answer_is_folded_too() -> None:
+    from textual.app import App, ComposeResult
+
+    text = "line of text\n\n" * (CAP // 10)
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield AnswerView("alpha", text, settled=True)
+
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.query_one(AnswerView)
+        assert view.text == text
+        assert view.folded == len(text) - CAP
+        assert view.query_one(Fold).display

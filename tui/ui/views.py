@@ -1,0 +1,249 @@
+"""What the chat pane shows: a person's message, one-line entries, rounds side by side,
+and the display items a stored conversation becomes (answers are in answer.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Static
+
+from tui.core.types import Message
+
+from .answer import AnswerView
+from .text import one_line, visible
+
+
+class UserView(Static):
+    """A message the person sent."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Content.assemble(("you", "bold"), "\n", visible(text)), classes="user")
+        self.text = text
+
+    def copy(self) -> UserView:
+        return UserView(self.text)
+
+
+class ChatLine(Static):
+    """A compact one-line entry: a tool call, a handoff, an error, a notice."""
+
+    def __init__(self, text: str, kind: str) -> None:
+        super().__init__(Content(one_line(text, 300)), classes=f"line {kind}")
+        self.text = text
+        self.kind = kind
+
+    def copy(self) -> ChatLine:
+        return ChatLine(self.text, self.kind)
+
+
+def round_outcome(record: dict[str, Any]) -> str:
+    """One line for a parallel or consensus record: winner and ranking, or synthesis."""
+    errors = "; ".join(f"{m} failed: {e}" for m, e in (record.get("errors") or {}).items())
+    if record.get("type") == "consensus":
+        ranking = " > ".join(record.get("ranking", []))
+        text = f"🏆 winner {record.get('winner')} · ranking {ranking} · judge {record.get('judge')}"
+    elif record.get("synthesis") is not None:
+        text = f"synthesis by {record.get('synthesizer')} below"
+    else:
+        text = "no synthesis: the answers above are the result"
+    return f"{text} · {errors}" if errors else text
+
+
+class RoundView(Vertical):
+    """A parallel or consensus round: one column per model, then the outcome."""
+
+    def __init__(
+        self,
+        kind: str,
+        lanes: Sequence[Message] = (),
+        judge: Message | None = None,
+        outcome: str = "",
+    ) -> None:
+        super().__init__(classes=f"round {kind}")
+        self.kind = kind
+        self.lanes: dict[str, AnswerView] = {
+            m.lane or "": AnswerView(m.model or "", m.content, partial=m.partial, settled=True) for m in lanes
+        }
+        self._judge = judge
+        self._extras: list[AnswerView] = []
+        self._outcome = outcome
+
+    @property
+    def live(self) -> bool:
+        return any(view.live for view in [*self.lanes.values(), *self._extras])
+
+    @property
+    def text(self) -> str:
+        """Everything the round shows, for search."""
+        parts = [f"{v.model}\n{v.text}" for v in self.lanes.values()]
+        if self._judge is not None:
+            parts.append(self._judge.content)
+        parts.extend(v.text for v in self._extras)
+        return "\n".join([*parts, self._outcome])
+
+    def copy(self) -> RoundView:
+        lanes = [Message("assistant", v.text, v.model, partial=v.partial, lane=lane) for lane, v in self.lanes.items()]
+        extra = self._extras[0] if self._extras else None
+        judge = self._judge or (Message("assistant", extra.text, extra.model, lane="judge") if extra else None)
+        return RoundView(self.kind, lanes, judge, self._outcome)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content("round" if self.kind == "round" else f"{self.kind} round"), classes="round-title")
+        with Horizontal(classes="lanes"):
+            yield from self.lanes.values()
+        if self._judge is not None:
+            yield AnswerView(self._judge.model or "judge", self._judge.content, purpose="judge", settled=True)
+        yield Static(Content(one_line(self._outcome, 400)), classes="outcome" + (" -shown" if self._outcome else ""))
+
+    async def lane(self, lane: str) -> AnswerView:
+        view = self.lanes.get(lane)
+        if view is None:
+            view = self.lanes[lane] = AnswerView(lane)
+            await self.query_one(".lanes").mount(view)
+        return view
+
+    async def add_answer(self, model: str, purpose: str) -> AnswerView:
+        """An answer about the round (the judge's), below the columns."""
+        view = AnswerView(model, purpose=purpose)
+        self._extras.append(view)
+        await self.mount(view, before=self.query_one(".outcome"))
+        return view
+
+    def show_outcome(self, text: str) -> None:
+        self._outcome = text
+        outcome = self.query_one(".outcome", Static)
+        outcome.update(Content(one_line(text, 400)))
+        outcome.add_class("-shown")
+
+
+def message_widgets(message: Message) -> list[Widget]:
+    """The widgets that show one stored message of the main conversation."""
+    if message.role == "user":
+        return [UserView(message.content)]
+    if message.role != "assistant":
+        return []
+    author = message.model or "assistant"
+    widgets: list[Widget] = []
+    if message.content or not message.tool_calls:
+        widgets.append(AnswerView(author, message.content, partial=message.partial, settled=True))
+    for call in message.tool_calls:
+        if call.name.startswith("transfer_to_"):
+            target = call.name.removeprefix("transfer_to_")
+            note = call.arguments.get("instructions", "")
+            note_text = f": {note}" if note else ""
+            widgets.append(ChatLine(f"⇢ handoff {author} → {target} (tool){note_text}", "handoff"))
+        else:
+            widgets.append(ChatLine(f"⚙ {author} called {call.name} {call.arguments}", "tool"))
+    return widgets
+
+
+class Item:
+    """One entry of the conversation as shown: how to build its widgets, its text for
+    search, and its widgets while they are mounted."""
+
+    __slots__ = ("make", "search", "widgets")
+
+    def __init__(self, make: Callable[[], list[Widget]], search: Callable[[], str]) -> None:
+        self.make = make
+        self.search = search
+        self.widgets: list[Widget] | None = None
+
+    @classmethod
+    def live(cls, widget: Widget) -> Item:
+        """An item for a widget added while the app runs: rebuilt from its copy."""
+        item = cls(lambda: [widget.copy()], lambda: str(getattr(widget, "text", "")))  # type: ignore[attr-defined]
+        item.widgets = [widget]
+        return item
+
+    @property
+    def pinned(self) -> bool:
+        """Its widgets are still streaming: never unmount them."""
+        return any(getattr(w, "live", False) for w in self.widgets or ())
+
+
+def _message_text(message: Message) -> str:
+    return f"{message.model or ''}\n{message.content}"
+
+
+def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, Any]]) -> list[Item]:
+    """Stored messages as display items; a round's lane answers become one RoundView with
+    the round record whose `at` is their question's id (a cancelled round has none)."""
+    rounds = {e["at"]: e for e in events
+              if e.get("type") in ("parallel", "consensus") and isinstance(e.get("at"), str)}
+    kinds = {e["at"]: str(e.get("kind")) for e in events if e.get("type") == "round" and isinstance(e.get("at"), str)}
+    cancelled = {(e.get("model"), e.get("text")) for e in events
+                 if e.get("type") == "turn" and e.get("finish_reason") == "cancelled"}
+    # Handoffs the person made leave no message; their records name the message they follow.
+    handoffs: dict[str | None, list[dict[str, Any]]] = {}
+    for e in events:
+        if e.get("type") == "handoff" and e.get("reason") == "user":
+            handoffs.setdefault(e.get("at"), []).append(e)
+
+    def handoff_items(after: str | None) -> list[Item]:
+        return [Item(partial(_handoff_line, r), partial(_handoff_text, r)) for r in handoffs.pop(after, [])]
+
+    items: list[Item] = handoff_items(None)
+    i = 0
+    while i < len(messages):
+        message = messages[i]
+        if message.lane is None:
+            if message.role in ("user", "assistant"):
+                items.append(Item(partial(message_widgets, message), partial(_message_text, message)))
+                if message.partial and (message.model, message.content) in cancelled:
+                    items.append(Item(_cancelled_line, partial(str, CANCELLED)))
+            items.extend(handoff_items(message.id))
+            i += 1
+            continue
+        group: list[Message] = []
+        while i < len(messages) and messages[i].lane is not None:
+            group.append(messages[i])
+            i += 1
+        question = group[0].parent or ""
+        record = rounds.get(question, {})
+        kind = str(record.get("type") or kinds.get(question, "round"))
+        texts = [_message_text(m) for m in group]
+        items.append(Item(partial(_round_widgets, group, record, kind), partial("\n".join, texts)))
+        if any(m.partial and (m.model, m.content) in cancelled for m in group):
+            items.append(Item(_cancelled_line, partial(str, CANCELLED)))
+        following = messages[i] if i < len(messages) else None
+        if (following is not None and following.role == "assistant" and following.lane is None
+                and following.parent == question and record):
+            # The round's outcome message: the synthesis is shown as an answer; the
+            # winner's answer or the joined answers are already in the columns.
+            if record.get("synthesis") is not None:
+                items.append(Item(partial(_synthesis, following), partial(_message_text, following)))
+            items.extend(handoff_items(following.id))
+            i += 1
+    return items
+
+
+CANCELLED = "⏹ cancelled: what arrived is kept"
+
+
+def _cancelled_line() -> list[Widget]:
+    return [ChatLine(CANCELLED, "cancelled")]
+
+
+def _synthesis(message: Message) -> list[Widget]:
+    return [AnswerView(message.model or "", message.content, purpose="synthesis", settled=True)]
+
+
+def _handoff_text(record: dict[str, Any]) -> str:
+    note = f": {record['instructions']}" if record.get("instructions") else ""
+    return f"⇢ handoff {record.get('from')} → {record.get('to')}{note}"
+
+
+def _handoff_line(record: dict[str, Any]) -> list[Widget]:
+    return [ChatLine(_handoff_text(record), "handoff")]
+
+
+def _round_widgets(group: list[Message], record: dict[str, Any], kind: str) -> list[Widget]:
+    lanes = [m for m in group if m.lane != "judge"]
+    judge = next((m for m in group if m.lane == "judge"), None)
+    return [RoundView(kind, lanes, judge, round_outcome(record) if record else "")]
