@@ -17,6 +17,7 @@ model's name for each answer of a parallel or consensus round.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import types
@@ -150,7 +151,7 @@ class TimelineEvent:
                 for k, v in record.items() if k != "type"}
         if isinstance(data.get("at"), int) and not isinstance(data.get("at"), bool):
             data["at"] = str(data["at"])  # version 1 counted messages; Conversation links it to an id
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name in data:
@@ -360,6 +361,12 @@ _EVENT_TYPES: dict[str, type[TimelineEvent]] = {
     for cls in (TurnEvent, HandoffEvent, ConsultEvent, VoteEvent, CompactEvent, RouteEvent, FallbackEvent, RetryEvent,
                 ToolCallEvent, RoundEvent, ParallelEvent, ConsensusEvent, StageEvent, ValidationEvent, NoticeEvent)
 }
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A record type's field types, resolved once (it is the slow part of reading a session)."""
+    return typing.get_type_hints(cls)
 
 
 def _check_finite(value: Any, where: str) -> None:

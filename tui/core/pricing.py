@@ -21,6 +21,17 @@ def cost_usd(spec: ModelSpec, usage: Usage) -> float | None:
     return (usage.input_tokens * rates[0] + usage.output_tokens * rates[1]) / 1e6
 
 
+def warm() -> None:
+    """Import the price table in a thread of its own (0.3 s), so the first turn's cost is
+    not paid on the event loop while an answer streams."""
+    import threading
+
+    def load() -> None:
+        import genai_prices  # noqa: F401
+
+    threading.Thread(target=load, name="baton-prices", daemon=True).start()
+
+
 @lru_cache(maxsize=256)
 def _table_rates(provider: str, model_id: str) -> tuple[float, float] | None:
     """USD per million (input, output) tokens from genai-prices' bundled snapshot.

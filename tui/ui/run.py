@@ -8,6 +8,7 @@ until the run says `RunCancelled`, so the partial is drawn once, under its own a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ from .status import StatusLine
 from .text import one_line
 
 Notify = Callable[[str, str], None]  # (message, severity)
+FRAME_S = 1 / 60
 
 
 def coalesce(batch: list[Event]) -> list[Event]:
@@ -87,6 +89,9 @@ class RunPresenter:
             async for first in run:
                 for event in coalesce([first, *run.pending()]):
                     await self.show(event)
+                # A turn for keys and the screen between batches: whatever arrives
+                # meanwhile is one batch next time, so a fast stream costs one write a frame.
+                await asyncio.sleep(FRAME_S)
         finally:
             for view in self.views.values():
                 await view.finish()

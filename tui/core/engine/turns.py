@@ -26,7 +26,7 @@ from ..events import (
 )
 from ..history import wire_messages
 from ..models import ModelError, ModelSpec, api_key, resolve_model
-from ..pricing import cost_usd
+from ..pricing import cost_usd, warm
 from ..profile import Profile
 from ..providers.base import ChatRequest, Deadlines, Delta, Done, Provider, ProviderError, ProviderEvent
 from ..types import Message, ToolSpec, Usage, new_id
@@ -76,6 +76,7 @@ class TurnRunner:
 
             secret = api_key(spec.provider, self.env)  # a missing key fails here, before any request
             if self._client is None:
+                warm()  # the price table loads while the first request is out
                 self._client = httpx.AsyncClient(
                     timeout=httpx.Timeout(120.0, connect=10.0),
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
