@@ -51,10 +51,10 @@ async def call(client: Any, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     return result.structured_content
 
 
-async def test_lists_the_three_tools_with_schemas(tmp_path: Path) -> None:
+async def test_lists_the_five_tools_with_schemas(tmp_path: Path) -> None:
     async with baton(tmp_path) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert set(tools) == {"prepare_handoff", "route_to_specialist", "select_optimal_model"}
+        assert set(tools) == {"prepare_handoff", "route_to_specialist", "select_optimal_model", "consult", "consensus"}
         handoff = tools["prepare_handoff"]
         assert set(handoff.input_schema["required"]) == {
             "task", "current_context", "target_model", "handoff_instructions"
@@ -62,6 +62,7 @@ async def test_lists_the_three_tools_with_schemas(tmp_path: Path) -> None:
         assert handoff.output_schema is not None
         assert "metadata" in handoff.output_schema["properties"]
         assert tools["select_optimal_model"].input_schema["required"] == ["task"]
+        assert "ok" in tools["select_optimal_model"].output_schema["properties"]
         assert tools["route_to_specialist"].output_schema["properties"]["ready_for_handoff"]["type"] == "boolean"
 
 
@@ -73,7 +74,8 @@ async def test_select_optimal_model_honours_capabilities(tmp_path: Path) -> None
             {"task": "plan my week", "constraints": {"capabilities": ["code"]}},
         )
         assert choice["model"] == "coder"  # the only model of the profile strong at code
-        assert set(choice) == {"model", "task_type", "reason", "candidates"}
+        assert set(choice) == {"ok", "model", "task_type", "reason", "candidates"}
+        assert choice["ok"] is True
         assert choice["reason"]
         assert "coder" in choice["candidates"]
 
@@ -87,6 +89,31 @@ async def test_select_optimal_model_routes_by_task_and_cost(tmp_path: Path) -> N
         )
         assert cheap["model"] != "author"
         assert "author" in cheap["reason"]  # says what it skipped and why
+
+
+async def test_select_optimal_model_that_cannot_meet_the_constraints_is_an_error(tmp_path: Path) -> None:
+    async with baton(tmp_path) as client:
+        result = await client.call_tool(
+            "select_optimal_model",
+            {"task": "write a poem about the sea", "constraints": {"max_cost": 0.0000001}},
+        )
+        assert result.is_error
+        refusal = result.structured_content
+        assert refusal is not None and refusal["ok"] is False
+        assert "no model meets the constraints" in refusal["reason"]
+        assert "author" in refusal["reason"]  # says which model it would have chosen and why not
+        assert refusal["task_type"] == "creative_writing"
+        assert "no model meets the constraints" in result.content[0].text
+
+
+async def test_server_info_carries_the_package_version(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    async with baton(tmp_path) as client:
+        info = client.server_info
+        assert info is not None
+        assert (info.name, info.version) == ("baton", version("baton-tui"))
+        assert info.version
 
 
 async def test_prepare_handoff_returns_the_package(tmp_path: Path) -> None:
@@ -181,7 +208,8 @@ def test_only_protocol_on_stdout() -> None:
         if process.poll() is None:
             process.kill()
     assert (first["id"], second["id"]) == (1, 2)
-    assert len(second["result"]["tools"]) == 3
+    assert len(second["result"]["tools"]) == 5
+    assert first["result"]["serverInfo"]["version"]
     assert rest == ""
 
 

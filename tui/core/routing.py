@@ -20,11 +20,13 @@ TASK_SIGNALS: dict[str, tuple[str, ...]] = {
     "code_generation": (
         "code", "function", "bug", "python", "javascript", "typescript", "rust", "golang",
         "implement", "refactor", "compile", "regex", "sql", "script", "class", "method",
-        "traceback", "exception", "api", "unit test", "debug", "algorithm", "```",
+        "traceback", "exception", "api", "unit test", "debug", "algorithm", "```", "parser",
+        "program", "endpoint", "stack trace", "dockerfile", "shell command", "bash",
     ),
     "data_analysis": (
         "analyze", "analyse", "analysis", "data", "dataset", "csv", "statistic", "trend",
         "chart", "metric", "correlation", "average", "median", "forecast", "table",
+        "insight", "pattern", "assess",
     ),
     "creative_writing": (
         "story", "poem", "essay", "creative", "fiction", "lyrics", "narrative", "novel",
@@ -33,9 +35,13 @@ TASK_SIGNALS: dict[str, tuple[str, ...]] = {
     "research": (
         "research", "latest", "sources", "investigate", "compare", "history of",
         "literature", "evidence", "survey", "state of the art", "find out", "papers",
+        "evaluate", "implications",
     ),
     "quick_answer": ("quick", "briefly", "in one line", "tl;dr", "what is", "who is", "when did"),
 }
+# Words that say only "produce something": they count half, so "write a parser" is code
+# and "write a poem" is still creative writing.
+WEAK_SIGNALS = frozenset({"write a"})
 TASK_TYPES = tuple(TASK_SIGNALS)
 
 # Analysis types of the handoff MCP server's route_to_specialist, as task types.
@@ -58,6 +64,8 @@ class RouteChoice:
     model: str
     reason: str
     candidates: tuple[str, ...] = ()
+    # False when no model meets the constraints and `model` is only the first preference.
+    satisfied: bool = True
 
 
 def _hits(text: str, words: tuple[str, ...] | list[str]) -> list[str]:
@@ -87,7 +95,11 @@ def classify(text: str, profile: Profile) -> tuple[str, str]:
         if len(text.split()) <= 12:
             return "quick_answer", "short message with no task signals"
         return "research", "no task signals; longer message treated as research"
-    task = max(scores, key=lambda t: len(scores[t]))
+
+    def weight(task: str) -> float:
+        return sum(0.5 if hit in WEAK_SIGNALS else 1.0 for hit in scores[task])
+
+    task = max(scores, key=weight)
     found = sorted(set(scores[task]))
     return task, f"matched {', '.join(repr(w) for w in found[:4])}"
 
@@ -184,7 +196,8 @@ def select_model(
     # Nothing satisfies every constraint: fall back to the first preference, and say so.
     model, because = preferred[0]
     return RouteChoice(
-        task_type, model, f"{why}; {because}; no model meets the constraints ({'; '.join(rejected)})", candidates
+        task_type, model, f"{why}; {because}; no model meets the constraints ({'; '.join(rejected)})", candidates,
+        satisfied=False,
     )
 
 

@@ -1,16 +1,18 @@
-"""`baton mcp-server`: Baton's routing and handoff packages as an MCP server over stdio.
+"""`baton mcp-server`: Baton's routing, handoff packages and models as an MCP server over stdio.
 
-The tools answer from the same code the chat uses (tui.core.routing, tui.core.handoff)
-with the profile given, so another MCP client can ask which model suits a task and get
-a handoff package in Baton's shape. Nothing but the protocol goes to stdout.
+The tools answer from the same code the chat uses (tui.core.routing, tui.core.handoff,
+the engine) with the profile given, so another MCP client can ask which model suits a
+task, get a handoff package in Baton's shape, or a second opinion from any model of the
+profile (`consult`, `consensus`, see hub.py). Nothing but the protocol goes to stdout.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..handoff import build_package
@@ -18,6 +20,9 @@ from ..models import ModelError, resolve_model
 from ..profile import ModelDef, Profile, Routing
 from ..routing import RouteChoice, route_for_analysis, select_model
 from ..text import one_line
+from .hub import Consultation, HubError, Verdict
+from .hub import consensus as consensus_round
+from .hub import consult as consult_model
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -35,6 +40,7 @@ class ModelConstraints(BaseModel):
 
 
 class ModelRoute(BaseModel):
+    ok: bool = Field(default=True, description="False (with isError) when no model meets the constraints")
     model: str = Field(description="The chosen model: a profile alias or provider/model")
     task_type: str
     reason: str = Field(description="Why this model, in words")
@@ -92,6 +98,15 @@ def builtin_profile() -> Profile:
     )
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("baton-tui")
+    except PackageNotFoundError:
+        return "0"
+
+
 def _route(choice: RouteChoice) -> ModelRoute:
     return ModelRoute(
         model=choice.model, task_type=choice.task_type, reason=choice.reason, candidates=list(choice.candidates)
@@ -104,7 +119,8 @@ def build_server(profile: Profile, env: Mapping[str, str]) -> MCPServer:
 
     server = MCPServer(
         "baton",
-        instructions=f"Model routing and handoff packages from the Baton profile '{profile.name}'.",
+        version=package_version(),
+        instructions=f"Model routing, handoff packages and second opinions from the Baton profile '{profile.name}'.",
         log_level="WARNING",
     )
 
@@ -144,13 +160,44 @@ def build_server(profile: Profile, env: Mapping[str, str]) -> MCPServer:
         )
 
     @server.tool()
-    def select_optimal_model(task: str, constraints: ModelConstraints | None = None) -> ModelRoute:
+    def select_optimal_model(
+        task: str, constraints: ModelConstraints | None = None
+    ) -> Annotated[CallToolResult, ModelRoute]:
         """Choose the best model of the profile for a task, within optional limits on
-        cost, latency and required capabilities."""
+        cost, latency and required capabilities. When no model meets the limits the
+        result is an error with structured content {"ok": false, "reason": ...}."""
         limits = constraints.model_dump(exclude_none=True) if constraints else None
         try:
-            return _route(select_model(task, profile, env, limits))
+            choice = select_model(task, profile, env, limits)
         except ModelError as exc:
+            raise ToolError(str(exc)) from None
+        if not choice.satisfied:
+            refusal = {"ok": False, "reason": choice.reason, "task_type": choice.task_type,
+                       "candidates": list(choice.candidates)}
+            return CallToolResult(content=[TextContent(type="text", text=one_line(choice.reason, 1000))],
+                                  structured_content=refusal, is_error=True)
+        route = _route(choice)
+        return CallToolResult(content=[TextContent(type="text", text=route.model_dump_json())],
+                              structured_content=route.model_dump(mode="json"))
+
+    @server.tool()
+    async def consult(model: str, prompt: str, system: str | None = None) -> Consultation:
+        """Ask one model of the Baton profile (an alias or provider/model) and get its
+        answer, with token usage, cost in USD (null when unknown) and latency. `system`
+        replaces the profile's system prompt. Ends within the profile's turn_timeout_s."""
+        try:
+            return await consult_model(profile, env, model, prompt, system)
+        except HubError as exc:
+            raise ToolError(str(exc)) from None
+
+    @server.tool()
+    async def consensus(models: list[str], judge: str, prompt: str) -> Verdict:
+        """Every model answers the prompt; the judge ranks the anonymous answers. Returns
+        the ranking (best first), the winner and its answer, each model's answer, and
+        which model was behind each label. Ends within twice the profile's turn_timeout_s."""
+        try:
+            return await consensus_round(profile, env, models, judge, prompt)
+        except HubError as exc:
             raise ToolError(str(exc)) from None
 
     return server
