@@ -17,7 +17,6 @@ model's name for each answer of a parallel or consensus round.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import types
@@ -363,10 +362,14 @@ _EVENT_TYPES: dict[str, type[TimelineEvent]] = {
 }
 
 
-@functools.cache
+_HINTS: dict[str, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
     """A record type's field types, resolved once (it is the slow part of reading a session)."""
-    return typing.get_type_hints(cls)
+    if cls.__name__ not in _HINTS:
+        _HINTS[cls.__name__] = typing.get_type_hints(cls)
+    return _HINTS[cls.__name__]
 
 
 def _check_finite(value: Any, where: str) -> None:
