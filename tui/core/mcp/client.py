@@ -218,7 +218,10 @@ class McpTools:
                     # The spec's test for a server of the older transport: 404 or 405 to the POST.
                     if not (transport == "http" and http.status in (404, 405)):
                         break
-            raise _Refused(f"{server.definition.url}: tried {'; '.join(tried)}")
+            hint = ""
+            if server.definition.transport == "http" and http.status in (404, 405):
+                hint = ' (a server of the older transport? transport = "sse" or "auto")'
+            raise _Refused(f"{_shown_url(server.definition.url or '')}: tried {'; '.join(tried)}{hint}")
         except Exception as exc:
             reason = _reason(exc)
             if connected and server.state == "connected" and not server.closing.is_set():
@@ -426,6 +429,15 @@ class McpTools:
         if result.is_error:
             return ToolResult(server_name, tool, text or f"{server_name}/{tool} failed", True, media)
         return ToolResult(server_name, tool, text, False, media)
+
+
+def _shown_url(url: str) -> str:
+    """The URL without what may hold a secret: user info, query and fragment."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url.split("?")[0]
 
 
 def _progress_callback(on_progress: ProgressFn | None) -> Any:
