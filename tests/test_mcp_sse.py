@@ -116,4 +116,5 @@ async def test_transport_sse_against_a_streamable_http_server_says_why(http_serv
     box, problems = await _connect(tmp_path, f"{http_server}/mcp", transport="sse")
     await box.aclose()
     assert len(problems) == 1
-    assert problems[0].startswith(f"mcp server 'web' failed to start: {http_server}/mcp: tried HTTP+SSE: GET answered 4")
+    start = f"mcp server 'web' failed to start: {http_server}/mcp: tried HTTP+SSE: GET answered 4"
+    assert problems[0].startswith(start)
