@@ -28,13 +28,13 @@ from ..profile import McpServerDef
 from ..tools import ApproveFn, ProgressFn, ToolResult
 from ..types import ToolSpec
 from .results import convert_result
+from .variables import expand
 
 Transport = Literal["stdio", "http", "sse", "hosted", "in-process"]
 State = Literal["connected", "failed", "stopped", "hosted"]
 
 _INVALID_NAME_CHAR = re.compile(r"[^a-zA-Z0-9_-]")
 _MAX_NAME = 64
-_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _CLOSE_GRACE_S = 10.0  # the SDK bounds a stdio shutdown at a few seconds; this is a backstop
 
 
@@ -62,10 +62,6 @@ class _Server:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     log_path: Path | None = None
     log_offset: int = 0
-
-
-class _MissingVariable(Exception):
-    pass
 
 
 class _Refused(Exception):
@@ -289,13 +285,7 @@ class McpTools:
         return log
 
     def _expand(self, value: str) -> str:
-        def variable(match: re.Match[str]) -> str:
-            key = match.group(1) or match.group(2)
-            if key not in self._env:
-                raise _MissingVariable(f"environment variable {key} is not set")
-            return self._env[key]
-
-        return _VAR.sub(variable, value)
+        return expand(value, self._env, bare=True)  # MissingVariable fails the server
 
     def _stderr_tail(self, server: _Server) -> str:
         """The server's last line on stderr during this run, for a one-line reason."""
