@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tui.core.mcp.client import McpTools
-from tui.core.mcp.importer import McpImportError, import_mcp, merge_into
+from tui.core.mcp.importer import McpImportError, import_mcp, import_mcp_file, is_mcp_config, merge_into
 from tui.core.mcp.variables import deferred, expand
 from tui.core.profile import McpServerDef
 from tui.core.profile_io import parse_profile
@@ -207,3 +207,16 @@ async def test_an_imported_server_runs_with_its_deferred_env(tmp_path: Path) -> 
         assert (await box.call("echo__env", {"name": "PRICE"})).text == "$5"
     finally:
         await box.aclose()
+
+
+def test_files_and_what_looks_like_a_config(tmp_path: Path) -> None:
+    config = tmp_path / "claude_desktop_config.json"
+    config.write_text(CLAUDE_DESKTOP, encoding="utf-8-sig")  # a byte order mark, as Windows editors write
+    assert list(import_mcp_file(config, ENV)) == ["filesystem", "github"]
+    with pytest.raises(McpImportError, match=r"missing\.json: cannot be read: No such file"):
+        import_mcp_file(tmp_path / "missing.json", ENV)
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe{")
+    with pytest.raises(McpImportError, match="not UTF-8 text"):
+        import_mcp_file(tmp_path / "bin.json", ENV)
+    assert is_mcp_config(CLAUDE_DESKTOP) and is_mcp_config(VSCODE)
+    assert not is_mcp_config('{"name": "a profile"}') and not is_mcp_config("name = 'toml'")

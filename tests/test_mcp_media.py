@@ -76,6 +76,12 @@ async def test_structured_content_without_text_is_compact_json(box: McpTools) ->
     assert (await box.call("m__weather", {})).text == '{"city":"Oslo","temp_c":-3}'
 
 
+async def test_structured_content_beside_media_is_not_repeated_as_text(box: McpTools) -> None:
+    result = await box.call("m__snapshot", {})
+    assert result.text == "[image/png, 2 KB]"
+    assert [m.size for m in result.media] == [2048]
+
+
 async def test_long_text_is_cut_with_a_note(tmp_path: Path) -> None:
     tools = await media_box(tmp_path, max_result_chars=1000)
     try:

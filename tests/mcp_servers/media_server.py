@@ -75,6 +75,12 @@ def build() -> MCPServer:
         return CallToolResult(content=[], structured_content={"city": "Oslo", "temp_c": -3})
 
     @server.tool()
+    def snapshot() -> CallToolResult:
+        """An image with its bytes again in structured content, as some servers send."""
+        image = Image(data=png_bytes(2048), format="png").to_image_content()
+        return CallToolResult(content=[image], structured_content={"png": image.data})
+
+    @server.tool()
     def long_text(chars: int) -> CallToolResult:
         """`chars` characters of text."""
         return CallToolResult(content=[TextContent(type="text", text="x" * chars)])

@@ -54,6 +54,26 @@ def import_mcp(text: str, source: str, env: Mapping[str, str]) -> dict[str, McpS
     return out
 
 
+def import_mcp_file(path: Path | str, env: Mapping[str, str]) -> dict[str, McpServerDef]:
+    """`import_mcp` on a file's text; a file that cannot be read is one line too."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise McpImportError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise McpImportError(f"{path}: cannot be read: {exc.strerror or type(exc).__name__}") from None
+    return import_mcp(text, str(path), env)
+
+
+def is_mcp_config(text: str) -> bool:
+    """Whether `text` looks like a client's MCP config (for suggesting import-mcp)."""
+    try:
+        _find_servers(_parse_json(text, ""), "")
+    except McpImportError:
+        return False
+    return True
+
+
 def merge_into(profile: Path | str | None, servers: Mapping[str, McpServerDef]) -> str:
     """The TOML to write: a new profile with just these servers, or `profile` with them added.
 

@@ -2,7 +2,7 @@
 
 Images and audio never become base64 text: they go into `ToolResult.media` and the text
 gets a short placeholder for each. Resources become their text (or a line naming a blob),
-structured content becomes compact JSON when the tool gave no text. Both the text and the
+structured content becomes compact JSON when the tool gave neither text nor media. Both the text and the
 media of one result are capped, with a note saying what was cut.
 """
 
@@ -87,7 +87,8 @@ def convert_result(result: Any, *, max_chars: int, max_media_bytes: int) -> tupl
         else:
             parts.append(f"[{kind or 'content'}]")
     structured = getattr(result, "structured_content", None)
-    if not has_text and structured is not None:
+    # Beside media it is often the same bytes again, as base64 in JSON.
+    if not has_text and not media and structured is not None:
         parts.insert(0, json.dumps(structured, ensure_ascii=False, separators=(",", ":")))
     return cut_text("\n".join(parts), max_chars), tuple(media)
 
