@@ -118,3 +118,16 @@ async def test_transport_sse_against_a_streamable_http_server_says_why(http_serv
     assert len(problems) == 1
     start = f"mcp server 'web' failed to start: {http_server}/mcp: tried HTTP+SSE: GET answered 4"
     assert problems[0].startswith(start)
+
+
+def test_the_profile_takes_a_transport_for_a_url_only() -> None:
+    from tui.core.profile_io import ProfileError, parse_profile
+
+    profile = parse_profile('[mcp_servers.old]\nurl = "http://127.0.0.1:1/sse"\ntransport = "sse"\n')
+    assert profile.mcp_servers["old"].transport == "sse"
+    with pytest.raises(ProfileError, match=r"mcp_servers\.s\.transport: only applies to a server given by url"):
+        parse_profile('[mcp_servers.s]\ncommand = "run"\ntransport = "sse"\n')
+    with pytest.raises(ProfileError, match=r"mcp_servers\.s\.transport: expected one of"):
+        parse_profile('[mcp_servers.s]\nurl = "http://h"\ntransport = "websocket"\n')
+    with pytest.raises(ProfileError, match=r"mcp_servers\.s\.max_media_bytes: must not be negative"):
+        parse_profile('[mcp_servers.s]\nurl = "http://h"\nmax_media_bytes = -1\n')

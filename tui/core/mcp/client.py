@@ -28,6 +28,7 @@ from ..profile import McpServerDef
 from ..tools import ApproveFn, ProgressFn, ToolResult
 from ..types import ToolSpec
 from .results import convert_result
+from .transports import TRANSPORT_NAMES, HttpLog, Refused, shown_url
 from .variables import expand
 
 Transport = Literal["stdio", "http", "sse", "hosted", "in-process"]
@@ -62,29 +63,6 @@ class _Server:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     log_path: Path | None = None
     log_offset: int = 0
-
-
-class _Refused(Exception):
-    """No HTTP transport was accepted; the text says what each one was answered."""
-
-
-_TRANSPORT_NAMES = {"http": "streamable HTTP", "sse": "HTTP+SSE"}
-
-
-class _HttpLog:
-    """The first HTTP error a server answered, so a refusal reads better than "Not Found"."""
-
-    def __init__(self, method: str | None = None) -> None:
-        self.method = method  # the only method watched, if given
-        self.status: int | None = None
-        self.refused: str | None = None
-
-    async def hook(self, response: Any) -> None:
-        if self.method not in (None, response.request.method):
-            return
-        if response.status_code >= 400 and self.status is None:
-            self.status = response.status_code
-            self.refused = f"{response.request.method} answered {response.status_code} {response.reason_phrase}"
 
 
 class McpTools:
@@ -194,7 +172,7 @@ class McpTools:
         try:
             for transport in self._transports(server):
                 # Streamable HTTP: only the POSTs tell (a GET stream is optional for a server).
-                http = _HttpLog("POST" if transport == "http" else None)
+                http = HttpLog("POST" if transport == "http" else None)
                 try:
                     async with contextlib.AsyncExitStack() as stack:
                         target = await self._target(server, transport, http, stack)
@@ -210,14 +188,14 @@ class McpTools:
                 except Exception:
                     if connected or http.refused is None:
                         raise
-                    tried.append(f"{_TRANSPORT_NAMES[transport]}: {http.refused}")
+                    tried.append(f"{TRANSPORT_NAMES[transport]}: {http.refused}")
                     # The spec's test for a server of the older transport: 404 or 405 to the POST.
                     if not (transport == "http" and http.status in (404, 405)):
                         break
             hint = ""
             if server.definition.transport == "http" and http.status in (404, 405):
                 hint = ' (a server of the older transport? transport = "sse" or "auto")'
-            raise _Refused(f"{_shown_url(server.definition.url or '')}: tried {'; '.join(tried)}{hint}")
+            raise Refused(f"{shown_url(server.definition.url or '')}: tried {'; '.join(tried)}{hint}")
         except Exception as exc:
             reason = _reason(exc)
             if connected and server.state == "connected" and not server.closing.is_set():
@@ -235,7 +213,7 @@ class McpTools:
         return [server.transport]
 
     async def _target(
-        self, server: _Server, transport: Transport, http: _HttpLog, stack: contextlib.AsyncExitStack
+        self, server: _Server, transport: Transport, http: HttpLog, stack: contextlib.AsyncExitStack
     ) -> Any:
         """What the SDK's Client connects to: a transport or an in-process server."""
         d = server.definition
@@ -419,15 +397,6 @@ class McpTools:
         if result.is_error:
             return ToolResult(server_name, tool, text or f"{server_name}/{tool} failed", True, media)
         return ToolResult(server_name, tool, text, False, media)
-
-
-def _shown_url(url: str) -> str:
-    """The URL without what may hold a secret: user info, query and fragment."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url.split("?")[0]
 
 
 def _progress_callback(on_progress: ProgressFn | None) -> Any:
