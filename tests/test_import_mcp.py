@@ -77,9 +77,15 @@ def test_cursor_config_with_url_and_headers() -> None:
 def test_vscode_config_with_types_comments_and_trailing_commas() -> None:
     servers = import_mcp(VSCODE, ".vscode/mcp.json", ENV)
     assert servers["fetch"] == McpServerDef(command="uvx", args=["mcp-server-fetch"])
-    assert (servers["docs"].url, servers["docs"].transport) == ("https://example.com/mcp", "http")
+    # VS Code's "http" falls back to SSE, as Baton's "auto" does.
+    assert (servers["docs"].url, servers["docs"].transport) == ("https://example.com/mcp", "auto")
     assert servers["docs"].headers == {"X-Key": "$${input:docs-key}"}  # not ours to expand: kept as written
     assert servers["old"].transport == "sse"
+
+
+def test_streamable_http_by_name_does_not_fall_back() -> None:
+    text = json.dumps({"mcpServers": {"s": {"type": "streamableHttp", "url": "http://h/mcp"}}})
+    assert import_mcp(text, "c.json", {})["s"].transport == "http"
 
 
 def test_vscode_settings_and_oterm_shapes() -> None:
@@ -133,6 +139,8 @@ def test_a_missing_variable_without_default_is_one_line() -> None:
         ('{"mcpServers": {"s": {}}}', "c.json: mcpServers.s: needs a command (stdio) or a url (HTTP)"),
         ('{"mcpServers": {"s": {"command": "a", "url": "http://h"}}}', "c.json: mcpServers.s: has both command"),
         ('{"mcpServers": {"s": {"type": "ws", "url": "ws://h"}}}', 'c.json: mcpServers.s.type: transport "ws"'),
+        ('{"mcpServers": {"s": {"type": "sse", "command": "x"}}}', 'c.json: mcpServers.s.type: type "sse" needs a url'),
+        ('{"mcpServers": {"s": {"type": "stdio", "url": "http://h"}}}', 's.type: type "stdio" needs a command'),
         ('{"mcpServers": {"s": {"command": "a", "args": "b"}}}', "c.json: mcpServers.s.args: expected a list"),
         ('{"mcpServers": {"s": {"command": "a", "args": [{}]}}}', "c.json: mcpServers.s.args[0]: expected a string"),
         ('{"mcpServers": {"s": {"url": "http://h", "headers": {"A": "b\\nc"}}}}', "mcpServers.s.headers.A: contains"),

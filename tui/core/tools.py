@@ -12,7 +12,7 @@ Approval = Literal["once", "session", "deny"]
 # Asked before a call to a server with approve = true: (server, tool, arguments).
 ApproveFn = Callable[[str, str, dict[str, Any]], Awaitable[Approval]]
 # Told while a tool runs: (progress, total or None, message or None), as the server reports.
-ProgressFn = Callable[[float, "float | None", "str | None"], None]
+ProgressFn = Callable[[float, float | None, str | None], None]
 
 
 @dataclass(frozen=True)

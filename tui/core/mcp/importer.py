@@ -22,7 +22,15 @@ from ..profile_io import ProfileError, check_profile, parse_profile
 from .variables import MissingVariable, deferred, expand
 
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_-]+")
-_HTTP_TYPES = {"http": "http", "streamable-http": "http", "streamablehttp": "http", "streamable_http": "http"}
+# VS Code's "http" falls back to SSE as the spec describes, which is Baton's "auto".
+_URL_TYPES: dict[str, Literal["auto", "http", "sse"]] = {
+    "": "auto",
+    "http": "auto",
+    "streamable-http": "http",
+    "streamablehttp": "http",
+    "streamable_http": "http",
+    "sse": "sse",
+}
 _JSONC = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.DOTALL)
 
 
@@ -158,7 +166,7 @@ def _server(entry: Any, key: tuple[str, ...], env: Mapping[str, str]) -> McpServ
         raise fail("has both command and url; give one")
     if not command and not url:
         raise fail("needs a command (stdio) or a url (HTTP)")
-    if kind not in ("", "stdio", "sse", *_HTTP_TYPES):
+    if kind != "stdio" and kind not in _URL_TYPES:
         raise fail(f'transport "{kind}" is not supported (stdio, http or sse are)', "type")
     if command:
         if kind not in ("", "stdio"):
@@ -171,9 +179,8 @@ def _server(entry: Any, key: tuple[str, ...], env: Mapping[str, str]) -> McpServ
         )
     if kind == "stdio":
         raise fail('type "stdio" needs a command, not a url', "type")
-    transport: Literal["auto", "http", "sse"] = "sse" if kind == "sse" else "http" if kind else "auto"
     return McpServerDef(
-        url=expand(_string(url, fail, "url"), env), headers=_strings(entry, "headers", fail), transport=transport
+        url=expand(_string(url, fail, "url"), env), headers=_strings(entry, "headers", fail), transport=_URL_TYPES[kind]
     )
 
 
