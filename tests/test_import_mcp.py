@@ -135,6 +135,7 @@ def test_a_missing_variable_without_default_is_one_line() -> None:
         ('{\n  "mcpServers": {\n    "s": {"command" "x"}\n  }\n}', "c.json:3:21: not valid JSON: Expecting ':'"),
         ("[1, 2]", "c.json: expected a JSON object with mcpServers or servers"),
         ('{"theme": "dark"}', "c.json: no mcpServers, servers or mcp.servers object found"),
+        ('{"mcp": {"servers": {}}}', "c.json: mcp.servers has no servers"),
         ('{"mcpServers": []}', "c.json: mcpServers: expected an object of servers by name"),
         ('{"mcpServers": {"s": {}}}', "c.json: mcpServers.s: needs a command (stdio) or a url (HTTP)"),
         ('{"mcpServers": {"s": {"command": "a", "url": "http://h"}}}', "c.json: mcpServers.s: has both command"),

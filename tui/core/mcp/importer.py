@@ -45,6 +45,8 @@ def import_mcp(text: str, source: str, env: Mapping[str, str]) -> dict[str, McpS
     """The servers in a client's MCP config, by names valid in a profile. Raises McpImportError."""
     data = _parse_json(text, source)
     path, servers = _find_servers(data, source)
+    if not servers:
+        raise McpImportError(f"{source}: {'.'.join(path)} has no servers")
     out: dict[str, McpServerDef] = {}
     for raw_name, entry in servers.items():
         key = (*path, raw_name)
