@@ -229,3 +229,12 @@ def test_files_and_what_looks_like_a_config(tmp_path: Path) -> None:
         import_mcp_file(tmp_path / "bin.json", ENV)
     assert is_mcp_config(CLAUDE_DESKTOP) and is_mcp_config(VSCODE)
     assert not is_mcp_config('{"name": "a profile"}') and not is_mcp_config("name = 'toml'")
+
+
+def test_an_error_naming_a_hostile_server_stays_one_visible_line() -> None:
+    text = json.dumps({"mcpServers": {"evil\n\x1b[31mname": {"command": ["not", "a", "string"]}}})
+    with pytest.raises(McpImportError) as caught:
+        import_mcp(text, "c.json", {})
+    message = str(caught.value)
+    assert "\n" not in message and "\x1b" not in message
+    assert "expected a string" in message

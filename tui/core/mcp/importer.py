@@ -19,6 +19,7 @@ from ..files.schema import SchemaError, to_table
 from ..files.tomlfile import FileFormatError, dump_toml, format_key, read_text
 from ..profile import McpServerDef, Profile
 from ..profile_io import ProfileError, check_profile, parse_profile
+from ..text import one_line
 from .variables import MissingVariable, deferred, expand
 
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_-]+")
@@ -35,7 +36,10 @@ _JSONC = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.DO
 
 
 class McpImportError(ValueError):
-    """A config that cannot be imported; the text is one line."""
+    """A config that cannot be imported; the text is one line, its control characters made visible."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message, 500))
 
 
 Fail = Callable[..., McpImportError]  # (message, *more key parts) -> the error to raise
