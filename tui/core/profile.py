@@ -86,12 +86,16 @@ class McpServerDef:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
-    url: str | None = None  # streamable HTTP
+    url: str | None = None  # streamable HTTP, or the older HTTP+SSE transport
     headers: dict[str, str] = field(default_factory=dict)
+    # For a url: "auto" tries streamable HTTP, then SSE on a 404 or 405.
+    transport: Literal["auto", "http", "sse"] = "auto"
     slug: str | None = None  # hosted by the Dedalus provider
     approve: bool = False  # ask the person before each call
     timeout_s: float = 30.0  # for each tool call
     start_timeout_s: float = 30.0  # to start or connect and list the tools
+    max_result_chars: int = 100_000  # of a tool result's text sent to a model
+    max_media_bytes: int = 5_000_000  # of images and audio in one tool result
 
 
 @dataclass

@@ -115,6 +115,11 @@ def _check_mcp(name: str, d: McpServerDef) -> None:
     for field_name, needs in only_for:
         if getattr(d, field_name) and kind != needs:
             raise SchemaError(key + (field_name,), f"only applies to a server given by {needs}")
+    if d.transport != "auto" and kind != "url":
+        raise SchemaError(key + ("transport",), "only applies to a server given by url")
+    for field_name in ("max_result_chars", "max_media_bytes"):
+        if getattr(d, field_name) < 0:
+            raise SchemaError(key + (field_name,), "must not be negative")
     for field_name in ("timeout_s", "start_timeout_s"):
         if getattr(d, field_name) <= 0:
             raise SchemaError(key + (field_name,), "must be more than 0")

@@ -11,14 +11,27 @@ from .types import ToolSpec
 Approval = Literal["once", "session", "deny"]
 # Asked before a call to a server with approve = true: (server, tool, arguments).
 ApproveFn = Callable[[str, str, dict[str, Any]], Awaitable[Approval]]
+# Told while a tool runs: (progress, total or None, message or None), as the server reports.
+ProgressFn = Callable[[float, float | None, str | None], None]
+
+
+@dataclass(frozen=True)
+class Media:
+    """An image or a sound a tool returned, for the model to see, never as text."""
+
+    kind: Literal["image", "audio"]
+    mime_type: str
+    data: str  # base64, checked to decode
+    size: int  # decoded bytes
 
 
 @dataclass(frozen=True)
 class ToolResult:
     server: str
     tool: str
-    text: str
+    text: str  # holds a short placeholder such as "[image/png, 270 KB]" for each media item
     is_error: bool = False
+    media: tuple[Media, ...] = ()
 
 
 class ToolBox(Protocol):
@@ -30,7 +43,9 @@ class ToolBox(Protocol):
         """(server, tool) behind an offered name, or None if not ours."""
         ...
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+    async def call(
+        self, name: str, arguments: dict[str, Any], *, on_progress: ProgressFn | None = None
+    ) -> ToolResult:
         """Run a tool; failures come back as a result with is_error, never raise."""
         ...
 

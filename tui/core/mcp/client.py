@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import os
 import re
 from collections import Counter
@@ -26,15 +25,17 @@ from typing import Any, Literal, TextIO
 from ..env import data_dir
 from ..files.tomlfile import open_private
 from ..profile import McpServerDef
-from ..tools import ApproveFn, ToolResult
+from ..tools import ApproveFn, ProgressFn, ToolResult
 from ..types import ToolSpec
+from .results import convert_result
+from .transports import TRANSPORT_NAMES, HttpLog, Refused, shown_url
+from .variables import expand
 
-Transport = Literal["stdio", "http", "hosted", "in-process"]
+Transport = Literal["stdio", "http", "sse", "hosted", "in-process"]
 State = Literal["connected", "failed", "stopped", "hosted"]
 
 _INVALID_NAME_CHAR = re.compile(r"[^a-zA-Z0-9_-]")
 _MAX_NAME = 64
-_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _CLOSE_GRACE_S = 10.0  # the SDK bounds a stdio shutdown at a few seconds; this is a backstop
 
 
@@ -64,10 +65,6 @@ class _Server:
     log_offset: int = 0
 
 
-class _MissingVariable(Exception):
-    pass
-
-
 class McpTools:
     """The ToolBox over the profile's MCP servers."""
 
@@ -87,7 +84,7 @@ class McpTools:
             if definition.slug:
                 transport: Transport = "hosted"
             elif definition.url:
-                transport = "http"
+                transport = "sse" if definition.transport == "sse" else "http"
             else:
                 transport = "stdio"
             server = _Server(name, definition, transport)
@@ -115,11 +112,16 @@ class McpTools:
         approve: bool = False,
         timeout_s: float = 30.0,
         start_timeout_s: float = 30.0,
+        definition: McpServerDef | None = None,
     ) -> str | None:
-        """Connect to a Server or MCPServer object in this process (tests, built-ins)."""
+        """Connect to a Server or MCPServer object in this process (tests, built-ins).
+
+        `definition`, when given, supplies every setting (its command or url is unused).
+        """
         if name in self._servers:
             raise ValueError(f"mcp server {name!r} already exists")
-        definition = McpServerDef(approve=approve, timeout_s=timeout_s, start_timeout_s=start_timeout_s)
+        if definition is None:
+            definition = McpServerDef(approve=approve, timeout_s=timeout_s, start_timeout_s=start_timeout_s)
         entry = _Server(name, definition, "in-process", in_process=server)
         self._servers[name] = entry
         problem = await self._start_one(entry)
@@ -166,16 +168,34 @@ class McpTools:
         from mcp import Client
 
         connected = False
+        tried: list[str] = []  # what each failed HTTP transport was answered
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                target = await self._target(server, stack)
-                client = await stack.enter_async_context(Client(target, cache=None))
-                server.tools = await _list_tools(client)
-                server.client = client
-                server.state = "connected"
-                connected = True
-                server.ready.set()
-                await server.closing.wait()
+            for transport in self._transports(server):
+                # Streamable HTTP: only the POSTs tell (a GET stream is optional for a server).
+                http = HttpLog("POST" if transport == "http" else None)
+                try:
+                    async with contextlib.AsyncExitStack() as stack:
+                        target = await self._target(server, transport, http, stack)
+                        client = await stack.enter_async_context(Client(target, cache=None))
+                        server.tools = await _list_tools(client)
+                        server.client = client
+                        server.transport = transport
+                        server.state = "connected"
+                        connected = True
+                        server.ready.set()
+                        await server.closing.wait()
+                    return
+                except Exception:
+                    if connected or http.refused is None:
+                        raise
+                    tried.append(f"{TRANSPORT_NAMES[transport]}: {http.refused}")
+                    # The spec's test for a server of the older transport: 404 or 405 to the POST.
+                    if not (transport == "http" and http.status in (404, 405)):
+                        break
+            hint = ""
+            if server.definition.transport == "http" and http.status in (404, 405):
+                hint = ' (a server of the older transport? transport = "sse" or "auto")'
+            raise Refused(f"{shown_url(server.definition.url or '')}: tried {'; '.join(tried)}{hint}")
         except Exception as exc:
             reason = _reason(exc)
             if connected and server.state == "connected" and not server.closing.is_set():
@@ -186,21 +206,39 @@ class McpTools:
             server.client = None
             server.ready.set()
 
-    async def _target(self, server: _Server, stack: contextlib.AsyncExitStack) -> Any:
+    def _transports(self, server: _Server) -> list[Transport]:
+        """The transports to try in turn."""
+        if server.transport in ("http", "sse") and server.definition.transport == "auto":
+            return ["http", "sse"]
+        return [server.transport]
+
+    async def _target(
+        self, server: _Server, transport: Transport, http: HttpLog, stack: contextlib.AsyncExitStack
+    ) -> Any:
         """What the SDK's Client connects to: a transport or an in-process server."""
         d = server.definition
-        if server.transport == "in-process":
+        if transport == "in-process":
             return server.in_process
-        if server.transport == "http":
+        if transport in ("http", "sse"):
             import httpx2
-            from mcp.client.streamable_http import streamable_http_client
 
             headers = {k: self._expand(v) for k, v in d.headers.items()}
-            # Same timeouts as the SDK's own default client; ours carries the headers.
-            http = await stack.enter_async_context(
-                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
-            )
-            return streamable_http_client(d.url or "", http_client=http)
+
+            def client(*_: Any, **__: Any) -> httpx2.AsyncClient:
+                # Same timeouts as the SDK's own default client; ours carries the headers.
+                return httpx2.AsyncClient(
+                    headers=headers,
+                    timeout=httpx2.Timeout(30.0, read=300.0),
+                    event_hooks={"response": [http.hook]},
+                )
+
+            if transport == "sse":
+                from mcp.client.sse import sse_client
+
+                return sse_client(d.url or "", httpx_client_factory=client)
+            from mcp.client.streamable_http import streamable_http_client
+
+            return streamable_http_client(d.url or "", http_client=await stack.enter_async_context(client()))
         if not d.command:
             raise ValueError("no command, url or slug given")
         from mcp import StdioServerParameters
@@ -225,13 +263,7 @@ class McpTools:
         return log
 
     def _expand(self, value: str) -> str:
-        def variable(match: re.Match[str]) -> str:
-            key = match.group(1) or match.group(2)
-            if key not in self._env:
-                raise _MissingVariable(f"environment variable {key} is not set")
-            return self._env[key]
-
-        return _VAR.sub(variable, value)
+        return expand(value, self._env, bare=True)  # MissingVariable fails the server
 
     def _stderr_tail(self, server: _Server) -> str:
         """The server's last line on stderr during this run, for a one-line reason."""
@@ -308,7 +340,10 @@ class McpTools:
         pairs += [pair for pair in self._names.values() if pair not in live]
         self._names = offered_names(pairs)
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+    async def call(
+        self, name: str, arguments: dict[str, Any], *, on_progress: ProgressFn | None = None
+    ) -> ToolResult:
+        """Run a tool within the server's timeout_s; on_progress hears the server's progress."""
         owner = self._names.get(name)
         if owner is None:
             return ToolResult("", name, f"unknown tool {name!r}", is_error=True)
@@ -344,7 +379,9 @@ class McpTools:
         timeout = server.definition.timeout_s
         try:
             with anyio.fail_after(timeout):
-                result = await server.client.call_tool(tool, arguments)
+                result = await server.client.call_tool(
+                    tool, arguments, progress_callback=_progress_callback(on_progress)
+                )
         except TimeoutError:
             return error(f"{server_name}/{tool} timed out after {timeout:g}s")
         except MCPError as exc:
@@ -355,10 +392,23 @@ class McpTools:
             return error(_reason(exc))
         except Exception as exc:
             return error(_reason(exc))
-        text = result_text(result)
+        d = server.definition
+        text, media = convert_result(result, max_chars=d.max_result_chars, max_media_bytes=d.max_media_bytes)
         if result.is_error:
-            return error(text or f"{server_name}/{tool} failed")
-        return ToolResult(server_name, tool, text)
+            return ToolResult(server_name, tool, text or f"{server_name}/{tool} failed", True, media)
+        return ToolResult(server_name, tool, text, False, media)
+
+
+def _progress_callback(on_progress: ProgressFn | None) -> Any:
+    """The SDK's async progress callback over ours; asking for it sends a progress token."""
+    if on_progress is None:
+        return None
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        with contextlib.suppress(Exception):  # a display problem must not fail the call
+            on_progress(value, total, message)
+
+    return progress
 
 
 async def _list_tools(client: Any) -> list[Any]:
@@ -407,32 +457,6 @@ def _object_schema(schema: Any) -> dict[str, Any]:
     out["type"] = "object"
     out.setdefault("properties", {})
     return out
-
-
-def result_text(result: Any) -> str:
-    """A tool result as text for the model: text as is, other content summarised."""
-    parts: list[str] = []
-    has_text = False
-    for block in result.content or []:
-        kind = getattr(block, "type", "")
-        if kind == "text":
-            parts.append(block.text)
-            has_text = True
-        elif kind == "resource":
-            inner = block.resource
-            text = getattr(inner, "text", None)
-            if text is not None:
-                parts.append(text)
-                has_text = True
-            else:
-                parts.append(f"[resource {inner.uri}]")
-        elif kind == "resource_link":
-            parts.append(f"[resource {block.uri}]")
-        else:
-            parts.append(f"[{kind or 'content'}]")
-    if not has_text and result.structured_content is not None:
-        parts.insert(0, json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n".join(parts)
 
 
 def _reason(exc: BaseException) -> str:
