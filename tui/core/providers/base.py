@@ -20,7 +20,7 @@ FinishReason = Literal["stop", "length", "tool_calls"]
 @dataclass(frozen=True)
 class Deadlines:
     """How long a request may wait, in seconds. `first_token_s` counts from sending to
-    the first text or tool-call delta (keep-alive comments are not progress); `idle_s`
+    the first text, thinking or tool-call delta (keep-alive comments are not progress); `idle_s`
     is the longest gap between received bytes; `turn_s` bounds the whole request."""
 
     connect_s: float = 10.0

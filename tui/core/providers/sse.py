@@ -211,9 +211,9 @@ def _lower(limit: float | None, bound: float) -> float:
 class HttpProvider:
     """What both wire formats share: config, key, a client borrowed or owned, and the
     request itself. A wire format gives `path`, `body`, `headers`, and parses a whole
-    reply (`parse_reply`) and a stream (`parse_stream`, appending text as it goes and
-    setting `clock.progressed` at the first text or tool-call delta). Either raises
-    `Malformed` for JSON of the wrong shape."""
+    reply (`parse_reply`) and a stream (`parse_stream`, appending answer text as it goes
+    and setting `clock.progressed` at the first text, thinking or tool-call delta), both
+    given the request they answer. Either raises `Malformed` for JSON of the wrong shape."""
 
     path = ""
 
