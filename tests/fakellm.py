@@ -30,7 +30,7 @@ class Reply:
     text: str = ""
     tool_calls: list[tuple[str, dict]] = field(default_factory=list)  # (name, arguments)
     delay: float = 0.0  # seconds before the response starts
-    chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_delay: float = 0.0  # seconds between streamed chunks (text, tool calls, reasoning)
     chunk_size: int = 4  # characters per streamed text chunk
     status: int = 200  # non-200 -> a JSON error body in the provider's format
     error: str = "fake error"  # message for status != 200 or error_event
@@ -513,7 +513,9 @@ class _Handler(BaseHTTPRequestHandler):
                 {"index": 0, "delta": delta, "finish_reason": finish}]})
 
         chunk({"role": "assistant", "content": ""})
-        for piece in _pieces(reply.reasoning, reply.chunk_size) if reply.reasoning else []:
+        for i, piece in enumerate(_pieces(reply.reasoning, reply.chunk_size) if reply.reasoning else []):
+            if i:
+                self._wait(reply.chunk_delay)
             # content "" beside the reasoning, as OpenRouter sends it
             chunk({"content": "", reply.reasoning_field: piece})
         self._text_phase(reply, text_chunks, lambda piece: chunk({"content": piece}))
@@ -589,7 +591,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.reasoning:
             self._event("content_block_start", {"type": "content_block_start", "index": index,
                         "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
-            for piece in _pieces(reply.reasoning, reply.chunk_size):
+            for i, piece in enumerate(_pieces(reply.reasoning, reply.chunk_size)):
+                if i:
+                    self._wait(reply.chunk_delay)
                 self._event("content_block_delta", {"type": "content_block_delta", "index": index,
                             "delta": {"type": "thinking_delta", "thinking": piece}})
             self._event("content_block_delta", {"type": "content_block_delta", "index": index,

@@ -8,6 +8,7 @@ from fakellm import FakeLLM, Reply
 
 from tui.core.providers import (
     ChatRequest,
+    Deadlines,
     Delta,
     Done,
     ProviderConfig,
@@ -158,3 +159,12 @@ async def test_openai_other_models_keep_max_tokens(fake_llm, provider_for):
     assert plain["temperature"] == 0.2 and "reasoning_effort" not in plain and "thinking" not in plain
     # LiteLLM and Dedalus take Anthropic's thinking object in the OpenAI format.
     assert budget["thinking"] == {"type": "enabled", "budget_tokens": 3000}
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_thinking_counts_as_the_first_token(fake_llm, provider_for, wire):
+    # Text starts about 0.3 s in; thinking arrives at once. A first-token deadline of
+    # 0.15 s is met by the thinking, as a long-thinking model needs.
+    fake_llm.script("m", Reply("Answer.", reasoning="abcdefghijklmnop", chunk_size=4, chunk_delay=0.1))
+    _, thought, done = await run(provider_for(fake_llm, wire), ask(deadlines=Deadlines(first_token_s=0.15)))
+    assert done.text == "Answer." and "".join(thought) == "abcdefghijklmnop"
