@@ -168,3 +168,24 @@ async def test_thinking_counts_as_the_first_token(fake_llm, provider_for, wire):
     fake_llm.script("m", Reply("Answer.", reasoning="abcdefghijklmnop", chunk_size=4, chunk_delay=0.1))
     _, thought, done = await run(provider_for(fake_llm, wire), ask(deadlines=Deadlines(first_token_s=0.15)))
     assert done.text == "Answer." and "".join(thought) == "abcdefghijklmnop"
+
+
+def tool_loop(replay: dict[int, tuple[ThinkingBlock, ...]]) -> ChatRequest:
+    messages = (
+        Message("user", "look it up"),
+        Message("assistant", "", tool_calls=(ToolCall("toolu_1", "lookup", {"q": "x"}),)),
+        Message("tool", "found it", tool_call_id="toolu_1", tool_name="lookup"),
+    )
+    return ChatRequest(model="m", messages=messages, tools=(ToolSpec("lookup", "find"),),
+                       thinking_budget=2048, thinking_replay=replay)
+
+
+async def test_a_tool_call_made_without_thinking_is_continued_without_it(fake_llm, provider_for):
+    # Anthropic rejects thinking on a request whose last tool_use turn has no thinking
+    # block (another model made the call): that one request goes without thinking.
+    provider = provider_for(fake_llm, "anthropic")
+    await run(provider, tool_loop({}))
+    await run(provider, tool_loop({1: (ThinkingBlock("t", "s"),)}))
+    without, kept = (r.body for r in fake_llm.requests)
+    assert "thinking" not in without
+    assert kept["thinking"] == {"type": "enabled", "budget_tokens": 2048}

@@ -52,6 +52,10 @@ class AnthropicProvider(HttpProvider):
         if request.system and request.system.strip():
             body["system"] = request.system
         budget = thinking_budget(request)
+        if budget is not None and continues_unthought_tool_use(body["messages"]):
+            # The API rejects thinking that would continue a tool call made without
+            # thinking (another model's, or blocks not kept): this request goes without.
+            budget = None
         if budget is not None:
             body["thinking"] = {"type": "enabled", "budget_tokens": budget}
             # max_tokens counts the thinking too and must exceed the budget.
@@ -290,6 +294,17 @@ def thinking_budget(request: ChatRequest) -> int | None:
     if budget is None or budget <= 0:
         return None
     return max(budget, MIN_THINKING_BUDGET)
+
+
+def continues_unthought_tool_use(turns: list[dict[str, Any]]) -> bool:
+    """Whether the last assistant turn called tools, its results follow, and it does not
+    start with a thinking block, which Anthropic requires when thinking is on."""
+    if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
+        return False
+    content = turns[-2]["content"]
+    answers_tools = any(b["type"] == "tool_result" for b in turns[-1]["content"])
+    calls_tools = any(b["type"] == "tool_use" for b in content)
+    return answers_tools and calls_tools and content[0]["type"] not in ("thinking", "redacted_thinking")
 
 
 def _input_tokens(usage: dict[str, Any]) -> int:
