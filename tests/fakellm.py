@@ -30,7 +30,7 @@ class Reply:
     text: str = ""
     tool_calls: list[tuple[str, dict]] = field(default_factory=list)  # (name, arguments)
     delay: float = 0.0  # seconds before the response starts
-    chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_delay: float = 0.0  # seconds between streamed chunks (text, tool calls, reasoning)
     chunk_size: int = 4  # characters per streamed text chunk
     status: int = 200  # non-200 -> a JSON error body in the provider's format
     error: str = "fake error"  # message for status != 200 or error_event
@@ -40,6 +40,19 @@ class Reply:
     usage: tuple[int, int] | None = None  # (input, output); default derived from request/text
     same_index_tool_calls: bool = False  # openai: every tool call at index 0, new id = new call
     retry_after: float | None = None  # adds a Retry-After header on error statuses
+    # Thinking before the answer: anthropic streams it as a thinking block signed with
+    # `signature`; openai as `reasoning_field` deltas ("reasoning_content" or "reasoning").
+    reasoning: str = ""
+    signature: str = "sig-fake"
+    redacted: str = ""  # anthropic: a redacted_thinking block with this data
+    reasoning_field: str = "reasoning_content"
+    cost: float | None = None  # openai: usage.cost, as OpenRouter and LiteLLM send it
+    cache_read: int = 0  # input tokens read from the prompt cache (part of the input)
+    cache_write: int = 0  # anthropic: input tokens written to the prompt cache
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    # openai: top-level Dedalus extras in the whole reply and the last chunk.
+    tools_executed: list[str] | None = None
+    mcp_tool_results: list[dict] | None = None
 
 
 @dataclass
@@ -329,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             kind = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
             payload = {"type": "error", "error": {"type": kind, "message": reply.error}}
-        extra = {}
+        extra = dict(reply.headers)
         if reply.retry_after is not None:
             extra["Retry-After"] = f"{reply.retry_after:g}"
         self._send_json(status, payload, extra)
@@ -346,6 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
         calls = [(f"{i}_{n}", name, args) for i, (name, args) in enumerate(reply.tool_calls)]
         if self.wire == "openai":
             message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+            if reply.reasoning:
+                message[reply.reasoning_field] = reply.reasoning
             if calls:
                 message["tool_calls"] = [
                     {"id": f"call_{cid}", "type": "function",
@@ -357,11 +372,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "model": self.rec.model,
                 "choices": [{"index": 0, "message": message,
                              "finish_reason": self._openai_finish(reply)}],
-                "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
-                          "total_tokens": usage_in + usage_out},
+                "usage": self._openai_usage(reply, usage_in, usage_out),
+                **self._dedalus_extras(reply),
             }
         else:
-            content: list[dict[str, Any]] = []
+            content: list[dict[str, Any]] = self._thinking_blocks(reply)
             if reply.text:
                 content.append({"type": "text", "text": reply.text})
             for cid, name, args in calls:
@@ -370,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "id": f"msg_{n}", "type": "message", "role": "assistant", "model": self.rec.model,
                 "content": content, "stop_reason": self._anthropic_stop(reply),
                 "stop_sequence": None,
-                "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
+                "usage": {**self._anthropic_input(reply, usage_in), "output_tokens": usage_out},
             }
         if reply.cut_after is not None:
             # Promise the whole body, send half, then drop the connection.
@@ -383,7 +398,44 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
             self._drop()
-        self._send_json(200, payload)
+        self._send_json(200, payload, reply.headers)
+
+    @staticmethod
+    def _openai_usage(reply: Reply, usage_in: int, usage_out: int) -> dict[str, Any]:
+        usage: dict[str, Any] = {"prompt_tokens": usage_in, "completion_tokens": usage_out,
+                                 "total_tokens": usage_in + usage_out}
+        if reply.cache_read:
+            usage["prompt_tokens_details"] = {"cached_tokens": reply.cache_read}
+        if reply.cost is not None:
+            usage["cost"] = reply.cost
+        return usage
+
+    @staticmethod
+    def _anthropic_input(reply: Reply, usage_in: int) -> dict[str, int]:
+        """Anthropic counts cache reads and writes apart from input_tokens."""
+        usage = {"input_tokens": max(0, usage_in - reply.cache_read - reply.cache_write)}
+        if reply.cache_read or reply.cache_write:
+            usage["cache_read_input_tokens"] = reply.cache_read
+            usage["cache_creation_input_tokens"] = reply.cache_write
+        return usage
+
+    @staticmethod
+    def _dedalus_extras(reply: Reply) -> dict[str, Any]:
+        extras: dict[str, Any] = {}
+        if reply.tools_executed is not None:
+            extras["tools_executed"] = reply.tools_executed
+        if reply.mcp_tool_results is not None:
+            extras["mcp_tool_results"] = reply.mcp_tool_results
+        return extras
+
+    @staticmethod
+    def _thinking_blocks(reply: Reply) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if reply.reasoning:
+            blocks.append({"type": "thinking", "thinking": reply.reasoning, "signature": reply.signature})
+        if reply.redacted:
+            blocks.append({"type": "redacted_thinking", "data": reply.redacted})
+        return blocks
 
     @staticmethod
     def _openai_finish(reply: Reply) -> str:
@@ -399,12 +451,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- streaming ---------------------------------------------------------------------
 
-    def _start_stream(self) -> None:
+    def _start_stream(self, headers: dict[str, str] | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.flush()
 
@@ -431,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
         raise _Cut
 
     def _stream(self, reply: Reply, body: dict) -> None:
-        self._start_stream()
+        self._start_stream(reply.headers)
         text_chunks = _pieces(reply.text, reply.chunk_size)
         if self.wire == "openai":
             self._stream_openai(reply, body, text_chunks)
@@ -459,6 +513,11 @@ class _Handler(BaseHTTPRequestHandler):
                 {"index": 0, "delta": delta, "finish_reason": finish}]})
 
         chunk({"role": "assistant", "content": ""})
+        for i, piece in enumerate(_pieces(reply.reasoning, reply.chunk_size) if reply.reasoning else []):
+            if i:
+                self._wait(reply.chunk_delay)
+            # content "" beside the reasoning, as OpenRouter sends it
+            chunk({"content": "", reply.reasoning_field: piece})
         self._text_phase(reply, text_chunks, lambda piece: chunk({"content": piece}))
         if reply.error_event:
             self._event(None, {"error": {"message": reply.error, "type": "server_error"}})
@@ -474,9 +533,11 @@ class _Handler(BaseHTTPRequestHandler):
         chunk({}, self._openai_finish(reply))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_in, usage_out = self._usage(reply, body)
-            self._event(None, {**base, "choices": [], "usage": {
-                "prompt_tokens": usage_in, "completion_tokens": usage_out,
-                "total_tokens": usage_in + usage_out}})
+            self._event(None, {**base, "choices": [],
+                               "usage": self._openai_usage(reply, usage_in, usage_out),
+                               **self._dedalus_extras(reply)})
+        elif self._dedalus_extras(reply):
+            self._event(None, {**base, "choices": [], **self._dedalus_extras(reply)})
         self._event(None, "[DONE]")
         self._end_stream()
 
@@ -486,21 +547,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._event("message_start", {"type": "message_start", "message": {
             "id": f"msg_{n}", "type": "message", "role": "assistant", "model": self.rec.model,
             "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": usage_in, "output_tokens": 1}}})
+            "usage": {**self._anthropic_input(reply, usage_in), "output_tokens": 1}}})
         self._event("ping", {"type": "ping"})
-        index = 0
+        index = self._stream_thinking(reply)
+        text_index = index
         if text_chunks:
-            self._event("content_block_start", {"type": "content_block_start", "index": 0,
+            self._event("content_block_start", {"type": "content_block_start", "index": text_index,
                                                 "content_block": {"type": "text", "text": ""}})
 
         def text_delta(piece: str) -> None:
-            self._event("content_block_delta", {"type": "content_block_delta", "index": 0,
+            self._event("content_block_delta", {"type": "content_block_delta", "index": text_index,
                                                 "delta": {"type": "text_delta", "text": piece}})
 
         self._text_phase(reply, text_chunks, text_delta)
         if text_chunks:
-            self._event("content_block_stop", {"type": "content_block_stop", "index": 0})
-            index = 1
+            self._event("content_block_stop", {"type": "content_block_stop", "index": text_index})
+            index += 1
         if reply.error_event:
             self._event("error", {"type": "error", "error": {
                 "type": "overloaded_error", "message": reply.error}})
@@ -522,4 +584,26 @@ class _Handler(BaseHTTPRequestHandler):
                     "usage": {"output_tokens": usage_out}})
         self._event("message_stop", {"type": "message_stop"})
         self._end_stream()
+
+    def _stream_thinking(self, reply: Reply) -> int:
+        """Thinking blocks before the answer, as Anthropic streams them; the next index."""
+        index = 0
+        if reply.reasoning:
+            self._event("content_block_start", {"type": "content_block_start", "index": index,
+                        "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+            for i, piece in enumerate(_pieces(reply.reasoning, reply.chunk_size)):
+                if i:
+                    self._wait(reply.chunk_delay)
+                self._event("content_block_delta", {"type": "content_block_delta", "index": index,
+                            "delta": {"type": "thinking_delta", "thinking": piece}})
+            self._event("content_block_delta", {"type": "content_block_delta", "index": index,
+                        "delta": {"type": "signature_delta", "signature": reply.signature}})
+            self._event("content_block_stop", {"type": "content_block_stop", "index": index})
+            index += 1
+        if reply.redacted:
+            self._event("content_block_start", {"type": "content_block_start", "index": index,
+                        "content_block": {"type": "redacted_thinking", "data": reply.redacted}})
+            self._event("content_block_stop", {"type": "content_block_stop", "index": index})
+            index += 1
+        return index
 

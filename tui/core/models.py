@@ -27,7 +27,10 @@ class BuiltinProvider:
 BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
     "openai": BuiltinProvider("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
     "anthropic": BuiltinProvider("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
-    "dedalus": BuiltinProvider("openai", "https://api.dedaluslabs.ai/v1", "DEDALUS_API_KEY", "DEDALUS_BASE_URL"),
+    # The Dedalus SDK's DEDALUS_BASE_URL is the host alone; "/v1" is added when missing.
+    "dedalus": BuiltinProvider(
+        "openai", "https://api.dedaluslabs.ai/v1", "DEDALUS_API_KEY", "DEDALUS_BASE_URL", "/v1"
+    ),
     "openrouter": BuiltinProvider("openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", None),
     "ollama": BuiltinProvider("openai", "http://localhost:11434", None, "OLLAMA_HOST", "/v1"),
 }
@@ -57,6 +60,12 @@ class ModelSpec:
     max_tokens: int | None = None
     temperature: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # Sent as ChatRequest.reasoning_effort / thinking_budget, each wire format its own way.
+    reasoning_effort: str | None = None
+    thinking_budget: int | None = None
+    # USD per million cached input tokens; None: derived from input_price.
+    cache_read_price: float | None = None
+    cache_write_price: float | None = None
 
     @property
     def ref(self) -> str:
@@ -112,6 +121,11 @@ def resolve_model(ref: str, profile: Profile, env: Mapping[str, str]) -> ModelSp
             latency_s=d.latency_s,
             max_tokens=d.max_tokens,
             temperature=d.temperature,
+            # Read with getattr: the profile schema gains these fields separately.
+            reasoning_effort=getattr(d, "reasoning_effort", None),
+            thinking_budget=getattr(d, "thinking_budget", None),
+            cache_read_price=getattr(d, "cache_read_price", None),
+            cache_write_price=getattr(d, "cache_write_price", None),
         )
     provider, model_id = split_ref(ref, profile)
     return ModelSpec(name=ref, provider=provider_config(provider, profile, env), model_id=model_id)

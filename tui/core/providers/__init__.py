@@ -17,6 +17,9 @@ from .base import (
     ProviderConfig,
     ProviderError,
     ProviderEvent,
+    ReasoningDelta,
+    ServerToolCall,
+    ThinkingBlock,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +34,9 @@ __all__ = [
     "ProviderConfig",
     "ProviderError",
     "ProviderEvent",
+    "ReasoningDelta",
+    "ServerToolCall",
+    "ThinkingBlock",
     "make_provider",
 ]
 

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..types import Message, ToolCall, Usage
-from .base import ChatRequest, Delta, Done, FinishReason, ProviderError, ProviderEvent
+from ..types import ToolCall, Usage
+from .anthropic_messages import to_anthropic
+from .base import (
+    ChatRequest,
+    Delta,
+    Done,
+    FinishReason,
+    ProviderError,
+    ProviderEvent,
+    ReasoningDelta,
+    ThinkingBlock,
+)
 from .shapes import Malformed, count, obj, opt_int, opt_list, opt_obj, opt_str
 from .sse import HttpProvider, decode_arguments, one_line, parse_json, stream_cut
 from .wire import Clock, SSEEvent
 
 ANTHROPIC_VERSION = "2023-06-01"
-OPENING = "(conversation so far)"
 _RETRYABLE_ERRORS = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
-_UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]")
+MIN_THINKING_BUDGET = 1024  # the API rejects less
+# reasoning_effort as a thinking budget, as LiteLLM maps it for Anthropic models.
+EFFORT_BUDGET = {"low": 1024, "medium": 2048, "high": 4096}
 
 
 class AnthropicProvider(HttpProvider):
@@ -36,12 +46,23 @@ class AnthropicProvider(HttpProvider):
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": to_anthropic(request.messages),
+            "messages": to_anthropic(request.messages, request.thinking_replay),
             "stream": stream,
         }
         if request.system and request.system.strip():
             body["system"] = request.system
-        if request.temperature is not None:
+        budget = thinking_budget(request)
+        if budget is not None and continues_unthought_tool_use(body["messages"]):
+            # The API rejects thinking that would continue a tool call made without
+            # thinking (another model's, or blocks not kept): this request goes without.
+            budget = None
+        if budget is not None:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            # max_tokens counts the thinking too and must exceed the budget.
+            if request.max_tokens <= budget:
+                body["max_tokens"] = budget + request.max_tokens
+        elif request.temperature is not None:
+            # With thinking on, Anthropic accepts no temperature but its default.
             body["temperature"] = request.temperature
         if request.tools:
             body["tools"] = [
@@ -52,16 +73,18 @@ class AnthropicProvider(HttpProvider):
         return body
 
     async def parse_stream(
-        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock
+        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock, request: ChatRequest
     ) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
         state = _StreamState()
         async for batch in batches:
             for event in batch:
-                piece = self._event(event, parse_json(name, event.data), state, clock)
-                if piece:
-                    text.append(piece)
-                    yield Delta(piece)
+                out = self._event(event, parse_json(name, event.data), state, clock)
+                if isinstance(out, ReasoningDelta):
+                    yield out
+                elif out:
+                    text.append(out)
+                    yield Delta(out)
                 elif state.stopped:
                     break
             if state.stopped:
@@ -76,12 +99,26 @@ class AnthropicProvider(HttpProvider):
             )
             for _, t in sorted(state.tools.items())
         )
-        usage = Usage(state.usage_in, state.usage_out)
-        yield Done("".join(text), tool_calls, usage, _finish(state.stop_reason, tool_calls))
+        blocks = tuple(
+            ThinkingBlock("".join(t.text), "".join(t.signature), t.redacted)
+            for _, t in sorted(state.thinking.items())
+        )
+        yield Done(
+            "".join(text),
+            tool_calls,
+            Usage(state.usage_in, state.usage_out),
+            _finish(state.stop_reason, tool_calls),
+            reasoning="".join(b.text for b in blocks),
+            thinking_blocks=blocks,
+            cache_read_tokens=state.cache_read,
+            cache_write_tokens=state.cache_write,
+        )
 
-    def _event(self, event: SSEEvent, value: Any, state: _StreamState, clock: Clock) -> str | None:
-        """Apply one stream event to `state`; the text it carries, if any. The one place
-        that reads a stream event's JSON."""
+    def _event(
+        self, event: SSEEvent, value: Any, state: _StreamState, clock: Clock
+    ) -> str | ReasoningDelta | None:
+        """Apply one stream event to `state`; the answer text or thinking it carries, if
+        any. The one place that reads a stream event's JSON."""
         data = obj(value, "event")
         kind_ = opt_str(data, "type", "event") if event.event == "message" else event.event
         if kind_ == "content_block_delta":
@@ -92,6 +129,8 @@ class AnthropicProvider(HttpProvider):
                 if piece:
                     clock.progressed = True
                 return piece
+            if delta_type in ("thinking_delta", "signature_delta"):
+                return self._thinking_delta(data, delta, delta_type, state, clock)
             if delta_type == "input_json_delta":
                 index = opt_int(data, "index", "content_block_delta")
                 if index not in state.tools:
@@ -107,6 +146,7 @@ class AnthropicProvider(HttpProvider):
             usage = opt_obj(opt_obj(data, "message", "message_start"), "usage", "message")
             state.usage_in = _input_tokens(usage)
             state.usage_out = count(usage, "output_tokens", "usage")
+            state.cache_read, state.cache_write = _cache_tokens(usage, state.cache_read, state.cache_write)
         elif kind_ == "content_block_start":
             block = obj(data.get("content_block"), "content_block_start.content_block")
             index = opt_int(data, "index", "content_block_start")
@@ -123,6 +163,16 @@ class AnthropicProvider(HttpProvider):
                 if piece:
                     clock.progressed = True
                 return piece
+            elif block_type in ("thinking", "redacted_thinking"):
+                clock.progressed = True
+                block_index = len(state.thinking) + len(state.tools) if index is None else index
+                thinking = state.thinking[block_index] = _Thinking(
+                    [opt_str(block, "thinking", "thinking block") or ""],
+                    [opt_str(block, "signature", "thinking block") or ""],
+                    opt_str(block, "data", "redacted_thinking block") or "",
+                )
+                if thinking.text[0]:
+                    return ReasoningDelta(thinking.text[0])
         elif kind_ == "message_delta":
             delta = opt_obj(data, "delta", "message_delta")
             state.stop_reason = opt_str(delta, "stop_reason", "delta") or state.stop_reason
@@ -133,21 +183,49 @@ class AnthropicProvider(HttpProvider):
                 state.usage_out = out
             if usage.get("input_tokens") is not None:
                 state.usage_in = _input_tokens(usage)
+            state.cache_read, state.cache_write = _cache_tokens(usage, state.cache_read, state.cache_write)
         elif kind_ == "message_stop":
             state.stopped = True
         return None
 
-    def parse_reply(self, data: Any) -> Done:
+    @staticmethod
+    def _thinking_delta(
+        data: dict[str, Any], delta: dict[str, Any], delta_type: str, state: _StreamState, clock: Clock
+    ) -> ReasoningDelta | None:
+        index = opt_int(data, "index", "content_block_delta")
+        thinking = state.thinking.get(index) if index is not None else None
+        if thinking is None:
+            raise Malformed(f"{delta_type} for unknown block {index}")
+        if delta_type == "signature_delta":
+            thinking.signature.append(opt_str(delta, "signature", "signature_delta") or "")
+            return None
+        piece = opt_str(delta, "thinking", "thinking_delta")
+        if not piece:
+            return None
+        clock.progressed = True
+        thinking.text.append(piece)
+        return ReasoningDelta(piece)
+
+    def parse_reply(self, data: Any, request: ChatRequest) -> Done:
         reply = obj(data, "reply")
         if reply.get("type") == "error":
             raise self._error(reply.get("error"))
         text: list[str] = []
         tool_calls: list[ToolCall] = []
+        blocks: list[ThinkingBlock] = []
         for block in opt_list(reply, "content", "reply"):
             block = obj(block, "a content block")
             block_type = opt_str(block, "type", "content block")
             if block_type == "text":
                 text.append(opt_str(block, "text", "text block") or "")
+            elif block_type in ("thinking", "redacted_thinking"):
+                blocks.append(
+                    ThinkingBlock(
+                        opt_str(block, "thinking", "thinking block") or "",
+                        opt_str(block, "signature", "thinking block") or "",
+                        opt_str(block, "data", "redacted_thinking block") or "",
+                    )
+                )
             elif block_type == "tool_use":
                 tool_calls.append(
                     ToolCall(
@@ -158,11 +236,16 @@ class AnthropicProvider(HttpProvider):
                 )
         usage = opt_obj(reply, "usage", "reply")
         calls = tuple(tool_calls)
+        cache_read, cache_write = _cache_tokens(usage, 0, 0)
         return Done(
             "".join(text),
             calls,
             Usage(_input_tokens(usage), count(usage, "output_tokens", "usage")),
             _finish(opt_str(reply, "stop_reason", "reply"), calls),
+            reasoning="".join(b.text for b in blocks),
+            thinking_blocks=tuple(blocks),
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
         )
 
     def _error(self, error: Any) -> ProviderError:
@@ -185,111 +268,61 @@ class _Tool:
 
 
 @dataclass(slots=True)
+class _Thinking:
+    text: list[str]
+    signature: list[str]
+    redacted: str
+
+
+@dataclass(slots=True)
 class _StreamState:
     tools: dict[int, _Tool] = field(default_factory=dict)
+    thinking: dict[int, _Thinking] = field(default_factory=dict)
     usage_in: int = 0
     usage_out: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
     stop_reason: str | None = None
     stopped: bool = False
 
 
+def thinking_budget(request: ChatRequest) -> int | None:
+    """The thinking budget to ask for: `thinking_budget`, else one for `reasoning_effort`."""
+    budget = request.thinking_budget
+    if budget is None and request.reasoning_effort:
+        budget = EFFORT_BUDGET.get(request.reasoning_effort.strip().lower())
+    if budget is None or budget <= 0:
+        return None
+    return max(budget, MIN_THINKING_BUDGET)
+
+
+def continues_unthought_tool_use(turns: list[dict[str, Any]]) -> bool:
+    """Whether the last assistant turn called tools, its results follow, and it does not
+    start with a thinking block, which Anthropic requires when thinking is on."""
+    if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
+        return False
+    content = turns[-2]["content"]
+    answers_tools = any(b["type"] == "tool_result" for b in turns[-1]["content"])
+    calls_tools = any(b["type"] == "tool_use" for b in content)
+    return answers_tools and calls_tools and content[0]["type"] not in ("thinking", "redacted_thinking")
+
+
 def _input_tokens(usage: dict[str, Any]) -> int:
+    """Every input token, cached ones included (Anthropic counts those apart)."""
     return sum(
         count(usage, k, "usage")
         for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
     )
 
 
+def _cache_tokens(usage: dict[str, Any], read: int, write: int) -> tuple[int, int]:
+    """(cache reads, cache writes), each kept as it was when `usage` does not say."""
+    new_read = opt_int(usage, "cache_read_input_tokens", "usage")
+    new_write = opt_int(usage, "cache_creation_input_tokens", "usage")
+    return (read if new_read is None else new_read, write if new_write is None else new_write)
+
+
 def _finish(stop_reason: str | None, tool_calls: tuple[ToolCall, ...]) -> FinishReason:
     if stop_reason == "max_tokens":
         return "length"
     return "tool_calls" if tool_calls else "stop"
-
-
-def safe_id(tool_call_id: str | None) -> str:
-    """Anthropic accepts tool ids matching ^[a-zA-Z0-9_-]+$ only."""
-    return _UNSAFE_ID.sub("_", tool_call_id or "") or "toolu_unknown"
-
-
-# -- conversation -> Anthropic messages ----------------------------------------------
-
-
-def to_anthropic(messages: Iterable[Message]) -> list[dict[str, Any]]:
-    """Strictly alternating user/assistant turns of content blocks, starting with the
-    person, every tool_use answered by a tool_result in the very next turn."""
-    turns: list[dict[str, Any]] = []
-    for message in messages:
-        role, blocks = _blocks(message)
-        if not blocks:
-            continue  # Anthropic rejects empty content
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    turns = _pair_tool_results(turns)
-    for turn in turns:
-        if turn["role"] == "user":
-            # Tool results must come before any text in their user turn.
-            turn["content"].sort(key=lambda b: b["type"] != "tool_result")
-    if not turns or turns[0]["role"] != "user":
-        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": OPENING}]})
-    last = turns[-1]
-    if last["role"] == "assistant" and last["content"][-1]["type"] == "text":
-        # A final assistant turn is a prefill, which must not end in whitespace.
-        last["content"][-1]["text"] = last["content"][-1]["text"].rstrip()
-    return turns
-
-
-def _blocks(message: Message) -> tuple[str, list[dict[str, Any]]]:
-    if message.role == "tool":
-        return "user", [
-            {
-                "type": "tool_result",
-                "tool_use_id": safe_id(message.tool_call_id),
-                "content": message.content if message.content.strip() else "(no output)",
-                "is_error": message.is_error,
-            }
-        ]
-    blocks: list[dict[str, Any]] = []
-    if message.content.strip():
-        blocks.append({"type": "text", "text": message.content})
-    if message.role == "assistant":
-        blocks.extend(
-            {"type": "tool_use", "id": safe_id(tc.id), "name": tc.name, "input": tc.arguments}
-            for tc in message.tool_calls
-        )
-    return message.role, blocks
-
-
-def _pair_tool_results(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A tool_use left unanswered (a cancelled run) gets an error result; a tool_result
-    whose call is not in the turn before becomes plain text. Anthropic rejects both."""
-    out: list[dict[str, Any]] = []
-    for i, turn in enumerate(turns):
-        if turn["role"] == "user":
-            before = out[-1] if out and out[-1]["role"] == "assistant" else None
-            asked = {b["id"] for b in before["content"] if b["type"] == "tool_use"} if before else set()
-            turn["content"] = [
-                b if b["type"] != "tool_result" or b["tool_use_id"] in asked else _result_as_text(b)
-                for b in turn["content"]
-            ]
-        out.append(turn)
-        if turn["role"] != "assistant":
-            continue
-        asked_ids = [b["id"] for b in turn["content"] if b["type"] == "tool_use"]
-        following = turns[i + 1] if i + 1 < len(turns) else None
-        answered = {b.get("tool_use_id") for b in following["content"]} if following else set()
-        missing = [
-            {"type": "tool_result", "tool_use_id": tid, "content": "(no result)", "is_error": True}
-            for tid in dict.fromkeys(asked_ids)
-            if tid not in answered
-        ]
-        if missing and following is not None:
-            following["content"][:0] = missing
-        elif missing:
-            turns.append({"role": "user", "content": missing})
-    return out
-
-
-def _result_as_text(block: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "text", "text": f"[tool result {block['tool_use_id']}]: {block['content']}"}

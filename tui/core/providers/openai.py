@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import Message, ToolCall, Usage
-from .base import ChatRequest, Delta, Done, FinishReason, ProviderError, ProviderEvent
+from .base import (
+    ChatRequest,
+    Delta,
+    Done,
+    FinishReason,
+    ProviderError,
+    ProviderEvent,
+    ReasoningDelta,
+    ServerToolCall,
+)
+from .servertools import reported_server_calls, split_server_calls
 from .shapes import Malformed, count, kind, obj, opt_int, opt_list, opt_obj, opt_str
 from .sse import (
     HttpProvider,
@@ -15,9 +26,13 @@ from .sse import (
     is_retryable,
     one_line,
     parse_json,
+    reported_cost,
     stream_cut,
 )
 from .wire import Clock, SSEEvent
+
+# Models that take `max_completion_tokens` (and no temperature but the default).
+_REASONING_FAMILIES = ("o1", "o3", "o4", "gpt-5")
 
 
 class OpenAIProvider(HttpProvider):
@@ -34,16 +49,21 @@ class OpenAIProvider(HttpProvider):
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.extend(_message(m) for m in request.messages)
+        reasoning_model = is_reasoning_model(request.model)
         body: dict[str, Any] = {
             "model": request.model,
             "messages": messages,
             "stream": stream,
-            "max_tokens": request.max_tokens,
+            "max_completion_tokens" if reasoning_model else "max_tokens": request.max_tokens,
         }
         if stream:
             body["stream_options"] = {"include_usage": True}
-        if request.temperature is not None:
+        if request.temperature is not None and not reasoning_model:
             body["temperature"] = request.temperature
+        if request.reasoning_effort:
+            body["reasoning_effort"] = request.reasoning_effort
+        if request.thinking_budget:
+            body["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
         if request.tools:
             body["tools"] = [
                 {
@@ -56,11 +76,13 @@ class OpenAIProvider(HttpProvider):
         return body
 
     async def parse_stream(
-        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock
+        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock, request: ChatRequest
     ) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
         calls = _ToolCallFragments()
-        usage = Usage()
+        usage = _Usage()
+        reasoning: list[str] = []
+        reported: list[ServerToolCall] = []
         reason: str | None = None
         finished = False
         async for batch in batches:
@@ -68,55 +90,57 @@ class OpenAIProvider(HttpProvider):
                 if event.data == "[DONE]" or (len(event.data) < 16 and event.data.strip() == "[DONE]"):
                     finished = True
                     break
-                piece, fragments, finish, chunk_usage = self._chunk(parse_json(name, event.data))
-                if chunk_usage is not None:
-                    usage = chunk_usage
-                if finish:
-                    reason = finish
-                if fragments:
+                chunk = self._chunk(parse_json(name, event.data))
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if chunk.finish:
+                    reason = chunk.finish
+                if chunk.server_calls:
+                    reported = chunk.server_calls  # each report lists every run so far
+                if chunk.fragments:
                     clock.progressed = True
-                    for fragment in fragments:
+                    for fragment in chunk.fragments:
                         calls.add(*fragment)
-                if piece:
+                if chunk.reasoning:
                     clock.progressed = True
-                    text.append(piece)
-                    yield Delta(piece)
+                    reasoning.append(chunk.reasoning)
+                    yield ReasoningDelta(chunk.reasoning)
+                if chunk.text:
+                    clock.progressed = True
+                    text.append(chunk.text)
+                    yield Delta(chunk.text)
             if finished:
                 break
         else:
             raise stream_cut(name)
-        tool_calls = calls.finish()
-        yield Done("".join(text), tool_calls, usage, _finish(reason, tool_calls))
+        yield _done(request, "".join(text), "".join(reasoning), calls.finish(), usage, reason, reported)
 
-    def _chunk(self, data: Any) -> tuple[str | None, list[_Fragment], str | None, Usage | None]:
-        """One stream chunk as (text, tool-call fragments, finish reason, usage); the one
-        place that reads a chunk's JSON. Only choice 0 counts."""
+    def _chunk(self, data: Any) -> _Chunk:
+        """One stream chunk's text, reasoning, tool-call fragments, finish reason and
+        usage; the one place that reads a chunk's JSON. Only choice 0 counts."""
         text = _plain_text(data)
         if text is not None:
-            return text or None, [], None, None
+            return _Chunk(text)
         chunk = obj(data, "chunk")
         error = chunk.get("error")
         if error is not None and error is not False:
             raise self._stream_error(error)
-        usage = _usage(chunk["usage"]) if chunk.get("usage") is not None else None
-        piece: str | None = None
-        fragments: list[_Fragment] = []
-        finish: str | None = None
+        out = _Chunk(usage=_usage(chunk["usage"]) if chunk.get("usage") is not None else None)
+        out.server_calls = reported_server_calls(chunk)
         for choice in opt_list(chunk, "choices", "chunk"):
             choice = obj(choice, "a choice")
             index = opt_int(choice, "index", "choice")
             if index is not None and index != 0:
                 continue
             delta = opt_obj(choice, "delta", "choice")
-            content = opt_str(delta, "content", "delta")
-            if content:
-                piece = content if piece is None else piece + content
+            out.text += opt_str(delta, "content", "delta") or ""
+            out.reasoning += _reasoning(delta, "delta")
             for fragment in opt_list(delta, "tool_calls", "delta"):
-                fragments.append(_fragment(fragment))
-            finish = opt_str(choice, "finish_reason", "choice") or finish
-        return piece, fragments, finish, usage
+                out.fragments.append(_fragment(fragment))
+            out.finish = opt_str(choice, "finish_reason", "choice") or out.finish
+        return out
 
-    def parse_reply(self, data: Any) -> Done:
+    def parse_reply(self, data: Any, request: ChatRequest) -> Done:
         reply = obj(data, "reply")
         if reply.get("error") and not reply.get("choices"):
             raise self._stream_error(reply["error"])
@@ -134,10 +158,10 @@ class OpenAIProvider(HttpProvider):
         for i, tc in enumerate(opt_list(message, "tool_calls", "message")):
             _, call_id, fn_name, arguments = _fragment(tc)
             calls.add(i, call_id, fn_name, arguments)
-        tool_calls = calls.finish()
-        usage = _usage(reply["usage"]) if reply.get("usage") is not None else Usage()
+        usage = _usage(reply["usage"]) if reply.get("usage") is not None else _Usage()
         finish = opt_str(choice, "finish_reason", "choice")
-        return Done(content or "", tool_calls, usage, _finish(finish, tool_calls))
+        reasoning = _reasoning(message, "message")
+        return _done(request, content or "", reasoning, calls.finish(), usage, finish, reported_server_calls(reply))
 
     def _stream_error(self, error: Any) -> ProviderError:
         """An error object sent with HTTP 200 (some OpenAI-compatible routers do this)."""
@@ -154,10 +178,36 @@ class OpenAIProvider(HttpProvider):
         )
 
 
+def _done(
+    request: ChatRequest,
+    text: str,
+    reasoning: str,
+    all_calls: tuple[ToolCall, ...],
+    usage: _Usage,
+    reason: str | None,
+    reported: list[ServerToolCall],
+) -> Done:
+    """The reply's end; tool calls the provider ran itself are set apart from ours."""
+    tool_calls, server_calls = split_server_calls(all_calls, request, reported)
+    return Done(
+        text,
+        tool_calls,
+        usage.tokens,
+        _finish(reason, tool_calls),
+        reasoning=reasoning,
+        cost_usd=usage.cost,
+        cache_read_tokens=usage.cache_read,
+        cache_write_tokens=usage.cache_write,
+        server_tool_calls=server_calls,
+    )
+
+
 def _plain_text(data: Any) -> str | None:
     """The text of the most common chunk (one choice, a text delta, nothing else that
     `_chunk` would read), checked by the same rules without the general walk; else None."""
     if type(data) is not dict or data.get("error") is not None or data.get("usage") is not None:
+        return None
+    if data.get("mcp_tool_results") is not None or data.get("tools_executed") is not None:
         return None
     choices = data.get("choices")
     if type(choices) is not list or len(choices) != 1:
@@ -172,7 +222,38 @@ def _plain_text(data: Any) -> str | None:
     content = delta.get("content")
     if type(content) is not str or delta.get("tool_calls") is not None:
         return None
+    if delta.get("reasoning_content") is not None or delta.get("reasoning") is not None:
+        return None
     return content
+
+
+def _reasoning(part: dict[str, Any], what: str) -> str:
+    """`reasoning_content` (DeepSeek, LiteLLM) or else `reasoning` (OpenRouter): a router
+    that sends both sends the same text twice."""
+    return opt_str(part, "reasoning_content", what) or opt_str(part, "reasoning", what) or ""
+
+
+def is_reasoning_model(model: str) -> bool:
+    """o1, o3, o4 and gpt-5 models, also behind a router's prefix ("openai/o3-mini")."""
+    return model.rsplit("/", 1)[-1].lower().startswith(_REASONING_FAMILIES)
+
+
+@dataclass(slots=True)
+class _Usage:
+    tokens: Usage = field(default_factory=Usage)
+    cost: float | None = None
+    cache_read: int = 0
+    cache_write: int = 0
+
+
+@dataclass(slots=True)
+class _Chunk:
+    text: str = ""
+    reasoning: str = ""
+    fragments: list[_Fragment] = field(default_factory=list)
+    finish: str | None = None
+    usage: _Usage | None = None
+    server_calls: list[ServerToolCall] = field(default_factory=list)
 
 
 # A tool-call fragment: (index, id, function name, argument text).
@@ -256,9 +337,24 @@ class _ToolCallFragments:
         )
 
 
-def _usage(value: Any) -> Usage:
+def _usage(value: Any) -> _Usage:
+    """Tokens, the router's own cost (`usage.cost`: OpenRouter, LiteLLM) and cache use:
+    OpenAI's `prompt_tokens_details.cached_tokens`, DeepSeek's `prompt_cache_hit_tokens`,
+    LiteLLM's Anthropic-style `cache_read_input_tokens`/`cache_creation_input_tokens`.
+    `prompt_tokens` already counts the cached tokens."""
     usage = obj(value, "usage")
-    return Usage(count(usage, "prompt_tokens", "usage"), count(usage, "completion_tokens", "usage"))
+    details = opt_obj(usage, "prompt_tokens_details", "usage")
+    read = max(
+        count(details, "cached_tokens", "usage.prompt_tokens_details"),
+        count(usage, "prompt_cache_hit_tokens", "usage"),
+        count(usage, "cache_read_input_tokens", "usage"),
+    )
+    return _Usage(
+        Usage(count(usage, "prompt_tokens", "usage"), count(usage, "completion_tokens", "usage")),
+        reported_cost(usage.get("cost")),
+        read,
+        count(usage, "cache_creation_input_tokens", "usage"),
+    )
 
 
 def _finish(reason: str | None, tool_calls: tuple[ToolCall, ...]) -> FinishReason:

@@ -3,10 +3,9 @@ into a one-line `ProviderError` that never carries the key or a control characte
 
 from __future__ import annotations
 
-import email.utils
+import dataclasses
 import json
 import math
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -22,7 +21,9 @@ from .base import (
     ProviderConfig,
     ProviderError,
     ProviderEvent,
+    ReasoningDelta,
 )
+from .ratelimit import retry_after
 from .shapes import Malformed
 from .wire import (
     MAX_ERROR_BYTES,
@@ -34,7 +35,17 @@ from .wire import (
     sse_batches,
 )
 
-__all__ = ["HttpProvider", "SSEEvent", "decode_arguments", "is_retryable", "one_line", "parse_json", "stream_cut"]
+__all__ = [
+    "HttpProvider",
+    "SSEEvent",
+    "decode_arguments",
+    "is_retryable",
+    "one_line",
+    "parse_json",
+    "reported_cost",
+    "retry_after",
+    "stream_cut",
+]
 
 
 def scrub(text: str, key: str | None) -> str:
@@ -49,32 +60,6 @@ def scrub(text: str, key: str | None) -> str:
 
 def one_line(text: str, key: str | None, limit: int = 300) -> str:
     return scrub(_text.one_line(scrub(str(text), key), limit), key)
-
-
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            value = float(ms) / 1000
-            if math.isfinite(value):
-                return max(0.0, value)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def error_message(body: bytes) -> str:
@@ -130,7 +115,7 @@ async def status_error(
         one_line(f"{name} HTTP {status}: {message}", key),
         status=status,
         retryable=is_retryable(status),
-        retry_after=retry_after(response.headers),
+        retry_after=retry_after(response.headers, status),
     )
 
 
@@ -178,8 +163,27 @@ def decode_arguments(raw: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"_raw": raw}
 
 
+def reported_cost(value: object) -> float | None:
+    """A provider's own cost figure in USD (a number, or a header's text), or None when
+    it is absent or not a finite amount of at least 0: a cost is never guessed here."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
+
+
 def new_client(timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)))
+    # No retries of the transport's own: the engine's one retry budget is the only one.
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        transport=httpx.AsyncHTTPTransport(retries=0),
+    )
 
 
 def wants_sse(response: httpx.Response) -> bool:
@@ -193,6 +197,13 @@ def key_problem(key: str | None) -> bool:
     return bool(key) and (key != key.strip() or not all(" " <= c <= "~" for c in key))  # type: ignore[union-attr]
 
 
+def _with_cost(done: Done, header_cost: float | None) -> Done:
+    """The body's own cost wins; else LiteLLM's `x-litellm-response-cost` header."""
+    if done.cost_usd is not None or header_cost is None:
+        return done
+    return dataclasses.replace(done, cost_usd=header_cost)
+
+
 def _lower(limit: float | None, bound: float) -> float:
     return bound if limit is None else min(limit, bound)
 
@@ -200,9 +211,9 @@ def _lower(limit: float | None, bound: float) -> float:
 class HttpProvider:
     """What both wire formats share: config, key, a client borrowed or owned, and the
     request itself. A wire format gives `path`, `body`, `headers`, and parses a whole
-    reply (`parse_reply`) and a stream (`parse_stream`, appending text as it goes and
-    setting `clock.progressed` at the first text or tool-call delta). Either raises
-    `Malformed` for JSON of the wrong shape."""
+    reply (`parse_reply`) and a stream (`parse_stream`, appending answer text as it goes
+    and setting `clock.progressed` at the first text, thinking or tool-call delta), both
+    given the request they answer. Either raises `Malformed` for JSON of the wrong shape."""
 
     path = ""
 
@@ -229,11 +240,11 @@ class HttpProvider:
     def headers(self, stream: bool) -> dict[str, str]:
         raise NotImplementedError
 
-    def parse_reply(self, data: Any) -> Done:
+    def parse_reply(self, data: Any, request: ChatRequest) -> Done:
         raise NotImplementedError
 
     def parse_stream(
-        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock
+        self, batches: AsyncIterator[list[SSEEvent]], text: list[str], clock: Clock, request: ChatRequest
     ) -> AsyncIterator[ProviderEvent]:
         raise NotImplementedError
 
@@ -273,16 +284,23 @@ class HttpProvider:
             if response.status_code >= 400:
                 raise await status_error(name, response, clock, self._key, self.config.api_key_env)
             started = True
+            header_cost = reported_cost(response.headers.get("x-litellm-response-cost"))
             if not (stream and wants_sse(response)):
                 # Not streamed, or a server that ignored stream: true and sent JSON.
                 what = "reply"
-                done = self.parse_reply(parse_json(name, await read_body(response, clock, MAX_REPLY_BYTES), what))
+                data = parse_json(name, await read_body(response, clock, MAX_REPLY_BYTES), what)
+                done = self.parse_reply(data, request)
+                if done.reasoning:
+                    yield ReasoningDelta(done.reasoning)
                 if done.text:
                     yield Delta(done.text)
-                yield done
+                yield _with_cost(done, header_cost)
                 return
-            async for event in self.parse_stream(sse_batches(response, clock), text, clock):
-                yield event
+            # A stream's headers were written before its answer existed: a zero there
+            # says nothing about what the answer cost.
+            header_cost = header_cost or None
+            async for event in self.parse_stream(sse_batches(response, clock), text, clock, request):
+                yield _with_cost(event, header_cost) if isinstance(event, Done) else event
         except ProviderError as e:
             raise self._finish(e, text) from None
         except Malformed as e:

@@ -31,7 +31,8 @@ T = TypeVar("T")
 
 class Clock:
     """The request's deadlines as absolute times on the loop's clock. A parser sets
-    `progressed` at the first text or tool-call delta, which ends the first-token wait."""
+    `progressed` at the first text, thinking or tool-call delta, which ends the first-token
+    wait."""
 
     def __init__(self, name: str, deadlines: Deadlines) -> None:
         self.name = name
