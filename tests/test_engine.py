@@ -115,7 +115,7 @@ async def test_model_transfer_tool_hands_off_first_call_wins(fake_llm):
     e = engine(fake_llm, p)
     events = await drain(e.send("research X then summarise"))
     tools_offered = {t["function"]["name"] for t in fake_llm.requests_for("alpha")[0].body["tools"]}
-    assert tools_offered == {"transfer_to_beta", "transfer_to_gamma"}
+    assert tools_offered == {"transfer_to_beta", "transfer_to_gamma", "consult_beta", "consult_gamma"}
     hand = of(events, HandoffEvent)
     assert len(hand) == 1 and hand[0].to_model == "beta" and hand[0].instructions == "summarise"
     assert events[-1] == RunFinished("Summary by beta.", "beta", events[-1].usage, events[-1].cost_usd)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 EXIT_FAILED = 1
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     profile_sub = profile.add_subparsers(dest="profile_command", parser_class=_Parser, required=True)
     validate = profile_sub.add_parser("validate", help="check a profile; errors as PATH:LINE:COL: message")
     validate.add_argument("path", metavar="PATH")
+    importer = profile_sub.add_parser(
+        "import-mcp", help="mcpServers JSON (Claude Desktop, Cursor, VS Code, oterm) -> [mcp_servers.*]")
+    importer.add_argument("file", metavar="FILE")
+    importer.add_argument("--into", metavar="PROFILE", help="add to this profile (else print a new one)")
 
     server = sub.add_parser("mcp-server", help="the handoff MCP server, over stdio")
     server.add_argument("--profile", metavar="PATH|NAME", dest="server_profile")
@@ -77,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             return asyncio.run(ask(args))
         if args.command == "profile":
+            if args.profile_command == "import-mcp":
+                return import_mcp(args.file, args.into)
             return validate_profile(args.path)
         if args.command == "mcp-server":
             from tui.core.mcp.server import serve
@@ -125,6 +132,32 @@ def _crash_log(exc: BaseException) -> str:
     except OSError:
         return "nowhere: the data directory is not writable"
     return str(path)
+
+
+def import_mcp(file: str, into: str | None) -> int:
+    """`baton profile import-mcp FILE [--into PROFILE]`: the TOML on stdout, or written into
+    PROFILE (atomically); the servers it adds need `baton trust` before they run."""
+    from tui.core.env import load_environment
+    from tui.core.files.tomlfile import atomic_write
+    from tui.core.mcp.importer import McpImportError, import_mcp_file, merge_into
+
+    try:
+        servers = import_mcp_file(file, load_environment())
+        text = merge_into(into if into is not None and Path(into).exists() else None, servers)
+    except McpImportError as e:
+        _say(f"baton profile import-mcp: {e}")
+        return EXIT_USAGE
+    if into is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        atomic_write(Path(into), text)
+    except OSError as e:
+        _say(f"baton profile import-mcp: cannot write {into}: {e}")
+        return EXIT_USAGE
+    names = ", ".join(servers) or "none"
+    print(_printable_line(f"{into}: added MCP servers {names}; run baton trust {into} before they start"))
+    return 0
 
 
 def stats() -> int:

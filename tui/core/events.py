@@ -49,6 +49,15 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ReasoningDelta:
+    """Thinking a model streams before (or beside) its answer; never part of the answer."""
+
+    model: str
+    text: str
+    lane: str | None = None
+
+
+@dataclass(frozen=True)
 class MessageAdded:
     """A message joins the conversation tree under `message.parent`; one with no lane
     becomes the active leaf."""
@@ -70,6 +79,10 @@ class TurnFinished:
     error: str | None = None
     lane: str | None = None
     purpose: str = "answer"
+    reasoning: str = ""
+    thinking: tuple[tuple[str, str, str], ...] = ()
+    # Tools the provider ran on its side (Dedalus' hosted MCP servers): (server, tool, arguments, result).
+    server_tools: tuple[tuple[str, str, dict[str, Any], str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,7 @@ class TurnEvent(TimelineEvent):
     partial: bool = False
     lane: str | None = None
     purpose: str = "answer"
+    reasoning: str = ""  # the model's thinking, apart from its answer
     time: float = field(default_factory=_now)
 
 
@@ -422,6 +436,7 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
 
 
 Event = (
-    TurnStarted | TextDelta | MessageAdded | TurnFinished | ModelSelected | BranchSelected | ToolStarted
+    TurnStarted | TextDelta | ReasoningDelta | MessageAdded | TurnFinished | ModelSelected | BranchSelected
+    | ToolStarted
     | RunFinished | RunFailed | RunCancelled | TimelineEvent
 )

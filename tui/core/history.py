@@ -44,13 +44,15 @@ def wire_messages(branch: list[Message], me: str, tool_names: set[str]) -> tuple
             if notes:
                 content = "\n".join(filter(None, [content, *notes]))
             if content or keep:
-                out.append(Message("assistant", content, m.model, tuple(keep)))
+                # Thinking goes back only to the model that thought it (Anthropic checks its signature).
+                out.append(Message("assistant", content, m.model, tuple(keep),
+                                   thinking=m.thinking if m.model == me else ()))
         elif m.role == "tool":
             if m.tool_call_id in flattened or (m.tool_name and m.tool_name not in tool_names):
                 out.append(Message("user", f"[result of {m.tool_name or 'tool'}] {m.content}"))
             else:
                 out.append(Message("tool", m.content, tool_call_id=m.tool_call_id, tool_name=m.tool_name,
-                                   is_error=m.is_error))
+                                   is_error=m.is_error, media=m.media))
         elif m.content:
             out.append(Message(m.role, m.content))
     return tuple(out)

@@ -26,6 +26,8 @@ class ModelDef:
     latency_s: float | None = None  # typical seconds per answer, for constraints
     max_tokens: int | None = None
     temperature: float | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None  # OpenAI-format reasoning models
+    thinking_budget: int | None = None  # Anthropic extended thinking, in tokens
 
 
 @dataclass

@@ -39,7 +39,7 @@ from .profile_io import (
     profile_to_dict,
     read_text,
 )
-from .types import Message, Role, ToolCall
+from .types import Media, Message, Role, ToolCall
 
 VERSION = 2
 
@@ -85,6 +85,12 @@ def message_to_dict(m: Message) -> dict[str, Any]:
         d["partial"] = True
     if m.lane is not None:
         d["lane"] = m.lane
+    if m.reasoning:
+        d["reasoning"] = m.reasoning
+    if m.thinking:
+        d["thinking"] = [{"text": t, "signature": s, "redacted": r} for t, s, r in m.thinking]
+    if m.media:
+        d["media"] = [{"kind": x.kind, "mime_type": x.mime_type, "data": x.data, "size": x.size} for x in m.media]
     return d
 
 
@@ -119,7 +125,7 @@ def write_session(path: Path | str, data: dict[str, Any]) -> None:
 _TOP_KEYS = ("version", "title", "active_model", "leaf", "profile", "messages", "events")
 _MESSAGE_KEYS = (
     "id", "parent", "role", "content", "model", "tool_calls", "tool_call_id", "tool_name", "is_error", "partial",
-    "lane",
+    "lane", "reasoning", "thinking", "media",
 )
 _TOOL_CALL_KEYS = ("id", "name", "arguments")
 
@@ -167,7 +173,27 @@ def message_from_dict(value: Any, key: KeyPath) -> Message:
         lane=_optional_str(d, "lane", key),
         id=_optional_str(d, "id", key) or "",
         parent=_optional_str(d, "parent", key),
+        reasoning=_optional_str(d, "reasoning", key) or "",
+        thinking=tuple(_thinking(t, key + ("thinking", i))
+                       for i, t in enumerate(convert(d.get("thinking", []), list[Any], key + ("thinking",)))),
+        media=tuple(_media(x, key + ("media", i))
+                    for i, x in enumerate(convert(d.get("media", []), list[Any], key + ("media",)))),
     )
+
+
+def _thinking(value: Any, key: KeyPath) -> tuple[str, str, str]:
+    d = _table(value, key, ("text", "signature", "redacted"))
+    return (convert(d.get("text", ""), str, key + ("text",)), convert(d.get("signature", ""), str, key),
+            convert(d.get("redacted", ""), str, key))
+
+
+def _media(value: Any, key: KeyPath) -> Media:
+    d = _table(value, key, ("kind", "mime_type", "data", "size"))
+    kind = convert(_required(d, "kind", key), str, key + ("kind",))
+    if kind not in ("image", "audio"):
+        raise Invalid(key + ("kind",), "expected image or audio")
+    return Media("image" if kind == "image" else "audio", convert(_required(d, "mime_type", key), str, key),
+                 convert(_required(d, "data", key), str, key), convert(d.get("size", 0), int, key))
 
 
 def _list(d: dict[str, Any], name: str) -> list[Any]:

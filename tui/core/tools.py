@@ -6,23 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from .types import ToolSpec
+from .types import Media, ToolSpec
+
+__all__ = ["Approval", "ApproveFn", "Media", "ProgressFn", "ToolBox", "ToolResult"]
 
 Approval = Literal["once", "session", "deny"]
 # Asked before a call to a server with approve = true: (server, tool, arguments).
 ApproveFn = Callable[[str, str, dict[str, Any]], Awaitable[Approval]]
 # Told while a tool runs: (progress, total or None, message or None), as the server reports.
 ProgressFn = Callable[[float, float | None, str | None], None]
-
-
-@dataclass(frozen=True)
-class Media:
-    """An image or a sound a tool returned, for the model to see, never as text."""
-
-    kind: Literal["image", "audio"]
-    mime_type: str
-    data: str  # base64, checked to decode
-    size: int  # decoded bytes
 
 
 @dataclass(frozen=True)

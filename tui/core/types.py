@@ -49,6 +49,16 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class Media:
+    """An image or a sound a tool returned, for the model to see, never as text."""
+
+    kind: Literal["image", "audio"]
+    mime_type: str
+    data: str  # base64, checked to decode
+    size: int  # decoded bytes
+
+
+@dataclass(frozen=True)
 class Message:
     """One message of the shared conversation.
 
@@ -72,6 +82,11 @@ class Message:
     # answers) are siblings under one parent.
     id: str = ""
     parent: str | None = None
+    # What a tool result showed (images), and an answer's reasoning kept apart from it;
+    # `thinking` is (text, signature, redacted data) per block, replayed to the same model.
+    media: tuple[Media, ...] = ()
+    reasoning: str = ""
+    thinking: tuple[tuple[str, str, str], ...] = ()
 
 
 def new_id() -> str:

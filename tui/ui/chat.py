@@ -7,7 +7,7 @@ conversation opens), moving a batch at a time as the person scrolls past either 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -27,6 +27,9 @@ from .views import (
     message_widgets,
     round_outcome,
 )
+
+if TYPE_CHECKING:
+    from .find import FindBar
 
 __all__ = [
     "PURPOSE_LABELS",
@@ -256,6 +259,10 @@ class ChatPane(VerticalScroll):
             self._settle_scroll(lambda: self.scroll_to_widget(widget, top=True, animate=False, immediate=True))
         else:
             self._settle_scroll(lambda: None)
+
+    def on_find_bar_search(self, event: FindBar.Search) -> None:
+        event.stop()
+        event.bar.found(self.find(event.text))
 
     async def open_find(self) -> None:
         """Show the search input above the conversation and focus it (the app binds a

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import BindingType
+from textual.message import Message
 from textual.widgets import Input
 
 if TYPE_CHECKING:
@@ -26,15 +28,21 @@ class FindBar(Input):
         self.display = True
         self.focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        from .chat import ChatPane
+    @dataclass
+    class Search(Message):
+        """Find the next match of `text` (the chat pane this bar sits in answers)."""
 
+        bar: FindBar
+        text: str
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        chat = next((a for a in self.ancestors if isinstance(a, ChatPane)), None)
-        found = chat.find(event.value) if chat is not None else False
+        self.post_message(self.Search(self, event.value))
+
+    def found(self, found: bool) -> None:
         self.set_class(not found, "-none")
         if not found:
-            self.app.notify(f"not found: {event.value}", severity="warning", markup=False)
+            self.app.notify(f"not found: {self.value}", severity="warning", markup=False)
 
     def action_close(self) -> None:
         self.display = False

@@ -142,8 +142,11 @@ async def converse(
         if not result.ok:
             yield RunFailed(result.error or "the model failed")
             return
-        answer = ctx.add(Message("assistant", result.text, result.model, result.tool_calls), parent=parent)
+        answer = ctx.add(Message("assistant", result.text, result.model, result.tool_calls,
+                                 reasoning=result.reasoning, thinking=result.thinking), parent=parent)
         yield answer
+        for server, tool, arguments, output in result.server_tools:  # run by the provider, shown here
+            yield ToolCallEvent(result.model, server, tool, arguments, output[:4000])
         if not result.tool_calls:
             async for ev in ctx.problems():
                 yield ev
@@ -192,7 +195,7 @@ async def converse(
                                 outcome.text if outcome.is_error else None, round(time.monotonic() - started, 3),
                                 call_id=call.id)
             yield ctx.add(Message("tool", outcome.text, tool_call_id=call.id, tool_name=call.name,
-                                  is_error=outcome.is_error))
+                                  is_error=outcome.is_error, media=outcome.media))
         async for ev in ctx.problems():
             yield ev  # a server that died is reported once; the chat goes on
         model = result.model

@@ -17,6 +17,7 @@ from ..events import (
     Event,
     FallbackEvent,
     MessageAdded,
+    ReasoningDelta,
     RetryEvent,
     TextDelta,
     TurnEvent,
@@ -28,7 +29,17 @@ from ..history import wire_messages
 from ..models import ModelError, ModelSpec, api_key, resolve_model
 from ..pricing import cost_usd, warm
 from ..profile import Profile
-from ..providers.base import ChatRequest, Deadlines, Delta, Done, Provider, ProviderError, ProviderEvent
+from ..providers.base import (
+    ChatRequest,
+    Deadlines,
+    Delta,
+    Done,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    ThinkingBlock,
+)
+from ..providers.base import ReasoningDelta as ProviderReasoning
 from ..types import Message, ToolSpec, Usage, new_id
 
 MAX_BACKOFF_S = 10.0
@@ -168,11 +179,16 @@ class TurnRunner:
         lane: str | None, purpose: str, extra: Extra | None,
     ) -> AsyncGenerator[Event, None]:
         limits = self.profile.limits
+        wire = wire_messages(history, spec.name, {t.name for t in tools})
         request = ChatRequest(
             deadlines=Deadlines(limits.connect_timeout_s, limits.first_token_timeout_s, limits.idle_timeout_s,
                                 limits.turn_timeout_s),
             model=spec.model_id,
-            messages=wire_messages(history, spec.name, {t.name for t in tools}),
+            messages=wire,
+            reasoning_effort=spec.reasoning_effort,
+            thinking_budget=spec.thinking_budget,
+            thinking_replay={i: tuple(ThinkingBlock(*b) for b in m.thinking)
+                             for i, m in enumerate(wire) if m.thinking},
             system=system or None,
             tools=tools,
             max_tokens=spec.max_tokens or 4096,
@@ -190,13 +206,22 @@ class TurnRunner:
                         yield TextDelta(spec.name, ev.text, lane)
                         if budget is not None:
                             budget.streamed(ev.text)
+                elif isinstance(ev, ProviderReasoning):
+                    if ev.text:
+                        yield ReasoningDelta(spec.name, ev.text, lane)
                 elif isinstance(ev, Done):
                     latency = round(time.monotonic() - started, 3)
-                    cost = cost_usd(spec, ev.usage)
+                    cost = cost_usd(spec, ev.usage, cache_read=ev.cache_read_tokens, cache_write=ev.cache_write_tokens,
+                                    reported=ev.cost_usd)
                     yield TurnEvent(spec.name, ev.text, ev.usage.to_dict(), cost, latency, ev.finish_reason,
-                                    lane=lane, purpose=purpose)
-                    yield TurnFinished(spec.name, True, ev.text, ev.tool_calls, ev.usage, cost, ev.finish_reason,
-                                       lane=lane, purpose=purpose)
+                                    lane=lane, purpose=purpose, reasoning=ev.reasoning)
+                    yield TurnFinished(
+                        spec.name, True, ev.text, ev.tool_calls, ev.usage, cost, ev.finish_reason, lane=lane,
+                        purpose=purpose, reasoning=ev.reasoning,
+                        thinking=tuple((b.text, b.signature, b.redacted) for b in ev.thinking_blocks),
+                        server_tools=tuple((c.server or "hosted", c.name, c.arguments, c.result)
+                                           for c in ev.server_tool_calls),
+                    )
 
 
 def _output_problem(result: TurnFinished, validate: bool) -> str | None:

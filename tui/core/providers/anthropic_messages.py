@@ -13,6 +13,9 @@ OPENING = "(conversation so far)"
 _UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]")
 
 
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
 def safe_id(tool_call_id: str | None) -> str:
     """Anthropic accepts tool ids matching ^[a-zA-Z0-9_-]+$ only."""
     return _UNSAFE_ID.sub("_", tool_call_id or "") or "toolu_unknown"
@@ -51,11 +54,14 @@ def to_anthropic(
 
 def _blocks(message: Message) -> tuple[str, list[dict[str, Any]]]:
     if message.role == "tool":
+        text = message.content if message.content.strip() else "(no output)"
+        images = [{"type": "image", "source": {"type": "base64", "media_type": x.mime_type, "data": x.data}}
+                  for x in message.media if x.kind == "image" and x.mime_type in IMAGE_TYPES]
         return "user", [
             {
                 "type": "tool_result",
                 "tool_use_id": safe_id(message.tool_call_id),
-                "content": message.content if message.content.strip() else "(no output)",
+                "content": [{"type": "text", "text": text}, *images] if images else text,
                 "is_error": message.is_error,
             }
         ]
@@ -107,4 +113,7 @@ def _pair_tool_results(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _result_as_text(block: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "text", "text": f"[tool result {block['tool_use_id']}]: {block['content']}"}
+    content = block["content"]
+    if isinstance(content, list):
+        content = " ".join(b.get("text", "") for b in content if b.get("type") == "text")
+    return {"type": "text", "text": f"[tool result {block['tool_use_id']}]: {content}"}

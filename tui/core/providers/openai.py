@@ -48,7 +48,12 @@ class OpenAIProvider(HttpProvider):
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages.extend(_message(m) for m in request.messages)
+        for m in request.messages:
+            messages.append(_message(m))
+            images = _image_parts(m)
+            if images:  # a tool message holds text only: its images follow as the user's
+                messages.append({"role": "user", "content": [
+                    {"type": "text", "text": f"[images from the {m.tool_name or 'tool'} result above]"}, *images]})
         reasoning_model = is_reasoning_model(request.model)
         body: dict[str, Any] = {
             "model": request.model,
@@ -281,6 +286,14 @@ def _dumps(value: Any) -> str:
         return json.dumps(value)
     except (ValueError, RecursionError):
         return kind(value)
+
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+def _image_parts(m: Message) -> list[dict[str, Any]]:
+    return [{"type": "image_url", "image_url": {"url": f"data:{x.mime_type};base64,{x.data}"}}
+            for x in m.media if x.kind == "image" and x.mime_type in IMAGE_TYPES]
 
 
 def _message(m: Message) -> dict[str, Any]:
