@@ -99,3 +99,22 @@ async def test_a_tools_image_reaches_both_wire_formats_as_an_image(fake_llm, mod
         assert any(isinstance(r["content"], list) and any(c.get("type") == "image" for c in r["content"])
                    for r in results)
     assert not any(isinstance(ev, TurnEvent) and PNG in ev.text for ev in events)
+
+
+async def test_the_app_shows_thinking_folded_above_the_answer(fake_llm, tmp_path) -> None:
+    from test_app import make_app, type_and_send
+    from test_app_helpers import idle, screen_text, wait_for
+
+    from tui.ui.reasoning import ReasoningView
+
+    fake_llm.script("alpha", Reply(text="Four.", reasoning="let me add two and two carefully"))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_and_send(pilot, "2+2?")
+        await idle(pilot, app)
+        await wait_for(pilot, lambda: "thinking · ~" in screen_text(app))
+        text = screen_text(app)
+        assert "Four." in text and "carefully" not in text  # folded until opened
+        app.query_one(ReasoningView).collapsed = False
+        await wait_for(pilot, lambda: "carefully" in screen_text(app))
+    assert app.conversation.path()[-1].reasoning == "let me add two and two carefully"

@@ -21,6 +21,7 @@ from tui.core.events import (
     ModelSelected,
     NoticeEvent,
     ParallelEvent,
+    ReasoningDelta,
     RetryEvent,
     RouteEvent,
     RunCancelled,
@@ -36,6 +37,7 @@ from tui.core.events import (
 from tui.core.run import Run
 
 from .chat import AnswerView, ChatPane, RoundView, round_outcome
+from .reasoning import ReasoningView
 from .status import StatusLine
 from .text import one_line
 
@@ -81,6 +83,7 @@ class RunPresenter:
         self.on_timeline = on_timeline
         self.on_state = on_state
         self.views: dict[str | None, AnswerView] = {}
+        self.thinking: dict[str | None, ReasoningView] = {}
         self.round: RoundView | None = None
         self.failed: str | None = None
 
@@ -136,6 +139,7 @@ class RunPresenter:
     async def show(self, event: Event) -> None:
         self._phase(event)
         if isinstance(event, TurnStarted):
+            self.thinking.pop(event.lane, None)
             previous = self.views.pop(event.lane, None)
             if previous is not None:
                 await previous.finish(partial=True)
@@ -144,6 +148,13 @@ class RunPresenter:
             view = self.views.get(event.lane) or await self._open(event.model, event.lane, "answer")
             await view.write(event.text)
             self.on_text()
+        elif isinstance(event, ReasoningDelta):
+            block = self.thinking.get(event.lane)
+            if block is None:
+                view = self.views.get(event.lane) or await self._open(event.model, event.lane, "answer")
+                block = self.thinking[event.lane] = ReasoningView(event.lane or "" if self.blind else event.model)
+                await view.mount(block, before=1 if len(view.children) > 1 else None)
+            block.write(event.text)
         elif isinstance(event, RunFailed):
             self.failed = event.error
             error = "an answer failed" if self.blind else event.error
