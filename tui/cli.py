@@ -172,8 +172,8 @@ def stats() -> int:
         print(_printable_line(f"== {key or 'overall'}"))
         print(f"{'model':<32} {'games':>5} {'wins':>5} {'losses':>6} {'ties':>5} {'elo':>7}")
         for r in boards[key].ranked():
-            print(_printable_line(f"{r.model[:32]:<32} {r.games:>5} {r.wins:>5} {r.losses:>6} {r.ties:>5} "
-                                  f"{r.elo:>7.0f}"))
+            name = _printable_line(r.model)[:32]  # columns kept: only the name is outside text
+            print(f"{name:<32} {r.games:>5} {r.wins:>5} {r.losses:>6} {r.ties:>5} {r.elo:>7.0f}")
     return 0
 
 

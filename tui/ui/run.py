@@ -40,6 +40,7 @@ from .chat import AnswerView, ChatPane, RoundView, round_outcome
 from .reasoning import ReasoningView
 from .status import StatusLine
 from .text import one_line
+from .views import answer_stats
 
 Notify = Callable[[str, str], None]  # (message, severity)
 FRAME_S = 1 / 60
@@ -179,6 +180,9 @@ class RunPresenter:
                 await view.finish(partial=event.partial)
                 if not view.text and event.finish_reason == "tool_calls":
                     await view.remove()
+                elif (not event.partial and event.lane is None and event.finish_reason != "tool_calls"
+                      and event.purpose in ("answer", "synthesis", "stage")):
+                    await self.chat.add_line(answer_stats(event.to_record()), "stats")
         elif isinstance(event, HandoffEvent):
             via = {"user": "", "handback": " (back)"}.get(event.reason, f" ({event.reason})")
             note = f": {event.instructions}" if event.instructions else ""
@@ -208,3 +212,4 @@ class RunPresenter:
 
 def records(events: list[TimelineEvent]) -> list[dict[str, Any]]:
     return [e.to_record() for e in events]
+

@@ -179,6 +179,9 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
     kinds = {e["at"]: str(e.get("kind")) for e in events if e.get("type") == "round" and isinstance(e.get("at"), str)}
     cancelled = {(e.get("model"), e.get("text")) for e in events
                  if e.get("type") == "turn" and e.get("finish_reason") == "cancelled"}
+    turns = {(e.get("model"), e.get("text")): e for e in events
+             if e.get("type") == "turn" and not e.get("partial") and e.get("lane") is None
+             and e.get("finish_reason") != "tool_calls"}
     # Handoffs the person made leave no message; their records name the message they follow.
     handoffs: dict[str | None, list[dict[str, Any]]] = {}
     for e in events:
@@ -195,6 +198,9 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
         if message.lane is None:
             if message.role in ("user", "assistant"):
                 items.append(Item(partial(message_widgets, message), partial(_message_text, message)))
+                turn = turns.get((message.model, message.content)) if message.role == "assistant" else None
+                if turn is not None and message.content:
+                    items.append(Item(partial(_stats_line, turn), partial(answer_stats, turn)))
                 if message.partial and (message.model, message.content) in cancelled:
                     items.append(Item(_cancelled_line, partial(str, CANCELLED)))
             items.extend(handoff_items(message.id))
@@ -218,6 +224,9 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
             # winner's answer or the joined answers are already in the columns.
             if record.get("synthesis") is not None:
                 items.append(Item(partial(_synthesis, following), partial(_message_text, following)))
+                turn = turns.get((following.model, following.content))
+                if turn is not None:
+                    items.append(Item(partial(_stats_line, turn), partial(answer_stats, turn)))
             items.extend(handoff_items(following.id))
             i += 1
     return items
@@ -247,3 +256,20 @@ def _round_widgets(group: list[Message], record: dict[str, Any], kind: str) -> l
     lanes = [m for m in group if m.lane != "judge"]
     judge = next((m for m in group if m.lane == "judge"), None)
     return [RoundView(kind, lanes, judge, round_outcome(record) if record else "")]
+
+
+def answer_stats(record: dict[str, Any]) -> str:
+    """The quiet line under an answer: tokens in and out, time, speed, cost when known."""
+    usage = record.get("usage") or {}
+    tokens_in, tokens_out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    latency = float(record.get("latency_s") or 0.0)
+    parts = [f"{tokens_in:,} in · {tokens_out:,} out", f"{latency:.1f}s"]
+    if latency > 0 and tokens_out:
+        parts.append(f"{tokens_out / latency:.0f} tok/s")
+    cost = record.get("cost_usd")
+    parts.append(f"${cost:.4f}" if isinstance(cost, (int, float)) else "cost unknown")
+    return " · ".join(parts)
+
+
+def _stats_line(record: dict[str, Any]) -> list[Widget]:
+    return [ChatLine(answer_stats(record), "stats")]
