@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from tui.core.autosave import AutoSave
     from tui.core.commands import Command
+    from tui.core.context import Meter
     from tui.core.controller import Controller
     from tui.core.run import Run
     from tui.core.tools import Approval
@@ -298,6 +299,7 @@ class BatonApp(App[None]):
         for notice in self._notices:
             await chat.add_line(notice, "info")
         await self.screen.mount(Footer())  # last: once it is there, the screen is complete
+        self.show_totals()
         # The composer and footer took lines from the chat: keep its last line in view.
         self.call_after_refresh(chat.scroll_end, animate=False)
         if {n for n in self.profile.mcp_servers if n not in self.blocked_servers}:
@@ -351,6 +353,7 @@ class BatonApp(App[None]):
         for timeline in self.query("#timeline").results(Timeline):
             timeline.reset(_records(conversation.events))
         self.refresh_routing()
+        self.show_totals()
 
     def refresh_routing(self) -> None:
         from .routing_panel import RoutingPanel
@@ -517,12 +520,25 @@ class BatonApp(App[None]):
         money = f"${sum(known):.4f}" if known else ("cost unknown" if unknown else "$0")
         if known and unknown:
             money += " + unknown"
-        meter = self.controller.engine.meter() if self._controller is not None else None
+        meter = self._meter()
         context = ""
         if meter is not None and self._blind is None:
             context = f" · {meter.label()}" + (" ⚠" if meter.warn else "")
         for status in self.query("#status").results(StatusLine):
             status.set_totals(f"session {money} · {tokens:,} tok{context}")
+
+    def _meter(self) -> Meter | None:
+        """How full the active model's window is with this branch (no engine needed)."""
+        from tui.core.context import meter
+        from tui.core.models import ModelError, resolve_model
+
+        if not self.active_model:
+            return None
+        try:
+            spec = resolve_model(self.active_model, self.profile, self.env)
+        except ModelError:
+            return None
+        return meter(spec, [m for m in self.conversation.path() if m.lane is None], self.profile.system_prompt)
 
     def _state_event(self, event: Event) -> None:
         if isinstance(event, RouteEvent):

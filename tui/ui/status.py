@@ -53,6 +53,9 @@ class StatusLine(Static):
         self.totals = text
         self.redraw()
 
+    def on_resize(self) -> None:
+        self.redraw()
+
     def redraw(self) -> None:
         left = ""
         if self.phase:
