@@ -327,7 +327,7 @@ class DictTools:
     def owner(self, name):
         return ("files", "add") if name == "files__add" else None
 
-    async def call(self, name, arguments):
+    async def call(self, name, arguments, on_progress=None):
         self.calls.append(arguments)
         return ToolResult("files", "add", str(arguments["a"] + arguments["b"]))
 

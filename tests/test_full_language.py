@@ -118,3 +118,33 @@ async def test_the_app_shows_thinking_folded_above_the_answer(fake_llm, tmp_path
         app.query_one(ReasoningView).collapsed = False
         await wait_for(pilot, lambda: "carefully" in screen_text(app))
     assert app.conversation.path()[-1].reasoning == "let me add two and two carefully"
+
+
+class SlowTools(ImageTools):
+    async def call(self, name: str, arguments: dict[str, object], *, on_progress=None, **_: object) -> ToolResult:
+        import asyncio
+
+        for step in (1, 2, 3):
+            if on_progress is not None:
+                on_progress(step, 3, f"step {step}")
+            await asyncio.sleep(0.01)
+        return ToolResult("shots", "take", "done")
+
+
+async def test_a_tools_progress_passes_through_the_stream_before_its_result(fake_llm) -> None:
+    from tui.core.events import ToolCallEvent, ToolProgress
+
+    fake_llm.script("alpha", Reply(tool_calls=[("shots__take", {})]), Reply(text="ok"))
+    events = await drain(engine(fake_llm, tools=SlowTools()).send("go"))
+    progress = [ev for ev in events if isinstance(ev, ToolProgress)]
+    assert [(p.progress, p.total, p.message) for p in progress] == [(1, 3, "step 1"), (2, 3, "step 2"),
+                                                                   (3, 3, "step 3")]
+    call = next(i for i, ev in enumerate(events) if isinstance(ev, ToolCallEvent))
+    assert all(events.index(p) < call for p in progress)
+
+
+def test_a_json_mcp_config_given_as_a_profile_suggests_import_mcp(tmp_path) -> None:
+    config = tmp_path / "claude_desktop_config.json"
+    config.write_text('{"mcpServers": {"files": {"command": "npx", "args": ["server"]}}}')
+    r = baton("ask", "--profile", str(config), "hi", tmp=tmp_path)
+    assert r.returncode == 2 and "baton profile import-mcp" in r.stderr and r.stderr.count("\n") == 1

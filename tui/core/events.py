@@ -95,6 +95,16 @@ class ToolStarted:
 
 
 @dataclass(frozen=True)
+class ToolProgress:
+    """A running tool said how far it is (MCP progress notifications)."""
+
+    tool: str
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class BranchSelected:
     """The conversation goes on from `leaf` (None: from the very start)."""
 
@@ -437,6 +447,6 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
 
 Event = (
     TurnStarted | TextDelta | ReasoningDelta | MessageAdded | TurnFinished | ModelSelected | BranchSelected
-    | ToolStarted
+    | ToolStarted | ToolProgress
     | RunFinished | RunFailed | RunCancelled | TimelineEvent
 )

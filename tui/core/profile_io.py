@@ -220,6 +220,12 @@ def load_profile(path: Path | str) -> Profile:
     """The profile in the file at `path`; one without a `name` is named after the file."""
     name = str(path)
     text = read_text(Path(path), ProfileError)
+    if text.lstrip().startswith("{"):
+        from .mcp.importer import is_mcp_config  # only for a file that looks like JSON
+
+        if is_mcp_config(text):
+            raise ProfileError(name, "this is an MCP client's config (mcpServers JSON), not a profile: "
+                                     f"baton profile import-mcp {name} --into PROFILE.toml turns it into one")
     data = parse_toml(text, name, ProfileError)
     data.setdefault("name", Path(path).stem)
     return profile_from_dict(data, name, text)

@@ -30,6 +30,7 @@ from tui.core.events import (
     TextDelta,
     TimelineEvent,
     ToolCallEvent,
+    ToolProgress,
     ToolStarted,
     TurnEvent,
     TurnStarted,
@@ -117,6 +118,9 @@ class RunPresenter:
             status.streamed(len(event.text))
         elif isinstance(event, ToolStarted):
             status.set_phase(f"running tool {event.server}.{event.tool}")
+        elif isinstance(event, ToolProgress):
+            done = f"{event.progress:g}/{event.total:g}" if event.total else f"{event.progress:g}"
+            status.set_phase(f"running tool {event.tool}: {done}" + (f" {event.message}" if event.message else ""))
         elif isinstance(event, RetryEvent):
             status.set_phase(f"retry {event.attempt} in {event.delay_s:.1f}s")
         elif isinstance(event, FallbackEvent) and not self.blind:

@@ -48,6 +48,11 @@ def round_outcome(record: dict[str, Any]) -> str:
     if record.get("type") == "consensus":
         ranking = " > ".join(record.get("ranking", []))
         text = f"🏆 winner {record.get('winner')} · ranking {ranking} · judge {record.get('judge')}"
+        labels = record.get("labels") or {}
+        if labels:
+            text += " · " + ", ".join(f"{label}={model}" for label, model in sorted(labels.items()))
+        if record.get("swap_agrees") is not None:
+            text += " · swapped: " + ("same verdict" if record["swap_agrees"] else "verdict changed")
     elif record.get("synthesis") is not None:
         text = f"synthesis by {record.get('synthesizer')} below"
     else:

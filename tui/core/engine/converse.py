@@ -3,6 +3,7 @@ a chain, and the tool loop that runs until the model answers."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncGenerator
@@ -20,6 +21,7 @@ from ..events import (
     RunFailed,
     RunFinished,
     ToolCallEvent,
+    ToolProgress,
     ToolStarted,
     TurnFinished,
 )
@@ -27,7 +29,7 @@ from ..handoff import consult_spec, consult_tools, handoff_note, transfer_spec, 
 from ..history import shape_context
 from ..models import ModelError
 from ..routing import route
-from ..tools import ToolResult
+from ..tools import ToolBox, ToolResult
 from ..types import Message, ToolSpec
 from .context import ROOT, Context
 from .turns import collect
@@ -188,7 +190,12 @@ async def converse(
             owner = ctx.tools.owner(call.name) if ctx.tools is not None else None
             if ctx.tools is not None and owner is not None:
                 yield ToolStarted(result.model, owner[0], owner[1])
-                outcome = await ctx.tools.call(call.name, call.arguments)
+                outcome = ToolResult(owner[0], owner[1], "")
+                async for step in _run_tool(ctx.tools, call.name, call.arguments, owner[1]):
+                    if isinstance(step, ToolResult):
+                        outcome = step
+                    else:
+                        yield step
             else:
                 outcome = ToolResult("", call.name, f"unknown tool {call.name!r}", is_error=True)
             yield ToolCallEvent(result.model, outcome.server, outcome.tool, call.arguments, outcome.text[:4000],
@@ -317,3 +324,28 @@ def cheapest(ctx: Context) -> str | None:
     """The profile's model with the lowest known output price (a summary is mostly reading)."""
     priced = [(d.output_price, name) for name, d in ctx.profile.models.items() if d.output_price is not None]
     return min(priced)[1] if priced else None
+
+
+async def _run_tool(
+    tools: ToolBox, name: str, arguments: dict[str, Any], tool: str
+) -> AsyncGenerator[ToolProgress | ToolResult, None]:
+    """A tool call, passing on its progress as it comes; ends with its result."""
+    progress: asyncio.Queue[ToolProgress] = asyncio.Queue()
+
+    def report(done: float, total: float | None, message: str | None) -> None:
+        progress.put_nowait(ToolProgress(tool, done, total, message))
+
+    task = asyncio.ensure_future(tools.call(name, arguments, on_progress=report))
+    try:
+        while not task.done():
+            waiter = asyncio.ensure_future(progress.get())
+            await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+            if waiter.done():
+                yield waiter.result()
+            else:
+                waiter.cancel()
+        while not progress.empty():
+            yield progress.get_nowait()
+        yield task.result()
+    finally:
+        task.cancel()

@@ -17,6 +17,7 @@ from ..events import (
     Event,
     FallbackEvent,
     MessageAdded,
+    NoticeEvent,
     ReasoningDelta,
     RetryEvent,
     TextDelta,
@@ -68,6 +69,7 @@ class TurnRunner:
         self.spent: Callable[[], float] = lambda: 0.0
         self._sleep = sleep
         self._providers: dict[tuple[str, str], Provider] = {}
+        self._told_thinking: set[str] = set()
         self._client: Any = None
 
     # ------------------------------------------------------------------ providers
@@ -198,6 +200,9 @@ class TurnRunner:
         budget = Budget.check(limits.budget_usd, self.spent(), spec, request)
         started = time.monotonic()
         yield TurnStarted(spec.name, lane, purpose)
+        if spec.name not in self._told_thinking and any(m.thinking and m.model != spec.name for m in history):
+            self._told_thinking.add(spec.name)
+            yield NoticeEvent(f"{spec.name} is not sent the thinking of other models' answers (it is kept for them)")
         stream_of = cast(AsyncGenerator[ProviderEvent, None], self.provider(spec).stream(request))
         async with aclosing(stream_of) as stream:
             async for ev in stream:
