@@ -46,3 +46,51 @@ async def test_picking_a_model_in_auto_mode_switches_to_manual_and_says_so(fake_
         await type_and_send(pilot, "/model beta")
         await wait_for(pilot, lambda: "switched to manual" in screen_text(app))
     assert app.profile.routing.mode == "manual" and app.conversation.active_model == "beta"
+
+
+async def test_timeline_details_are_labelled_fields_and_its_footer_sums_the_session(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    from fakellm import Reply
+    from test_app import type_and_send
+    from test_app_helpers import idle
+
+    from tui.ui.screens import DetailsScreen
+
+    fake_llm.script("alpha", Reply(text="hi there", usage=(12, 30)))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await type_and_send(pilot, "hello")
+        await idle(pilot, app)
+        await wait_for(pilot, lambda: "1 turns · 42 tok" in screen_text(app))
+        app.query_one("#timeline").focus()
+        await pilot.press("home", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen))
+        text = screen_text(app)
+        assert "input_tokens: 12" in text and "model: alpha" in text and '"model"' not in text
+
+
+async def test_page_keys_in_the_composer_move_the_chat_and_new_output_below_is_said(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    from fakellm import Reply
+    from test_app import type_and_send
+
+    from tui.core.conversation import Conversation
+    from tui.core.types import Message
+
+    fake_llm.script("alpha", Reply(text="more " * 3000, chunk_delay=0.005))
+    messages = [Message("user" if i % 2 == 0 else "assistant", f"line {i}\n" * 5, None if i % 2 == 0 else "alpha")
+                for i in range(40)]
+    app = make_app(fake_llm, tmp_path, Conversation(messages, active_model="alpha"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: bool(app.query("#composer")))
+        chat = app.query_one("#chat")
+        await wait_for(pilot, lambda: chat.max_scroll_y > 0 and chat.scroll_y == chat.max_scroll_y)
+        app.query_one("#composer").focus()
+        bottom = chat.scroll_y
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: chat.scroll_y < bottom)
+        await type_and_send(pilot, "stream now")
+        await pilot.press("pageup", "pageup")
+        await wait_for(pilot, lambda: "new output below" in screen_text(app), timeout=15)

@@ -24,6 +24,7 @@ class ToolResult:
     text: str  # holds a short placeholder such as "[image/png, 270 KB]" for each media item
     is_error: bool = False
     media: tuple[Media, ...] = ()
+    waited_s: float = 0.0  # spent waiting for the person's approval: not the tool's run time
 
 
 class ToolBox(Protocol):

@@ -390,6 +390,28 @@ class BatonApp(App[None]):
 
     # ---------------------------------------------------------------- runs
 
+    async def on_composer_scroll(self, event: Composer.Scroll) -> None:
+        chat = self.query_one(ChatPane)
+        if event.where in ("up", "start"):
+            chat.release_anchor()  # the person looks back: stop following the stream
+        if event.where == "up":
+            chat.scroll_page_up(animate=False)
+        elif event.where == "down":
+            chat.scroll_page_down(animate=False)
+        elif event.where == "start":
+            await chat.show_start()
+        else:
+            await chat.show_end()
+
+    def _new_output(self) -> None:
+        """A streamed piece arrived: say so when the person has scrolled away from the end."""
+        from .status import StatusLine
+
+        chat = self.query_one(ChatPane)
+        away = chat.max_scroll_y - chat.scroll_y > 2
+        for status in self.query("#status").results(StatusLine):
+            status.set_below(away)
+
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
         text = event.text
         if text.startswith("/"):
@@ -461,6 +483,7 @@ class BatonApp(App[None]):
             status=next(iter(self.query("#status").results(StatusLine)), None),
             notify=lambda message, severity: self.notify(message, severity=severity, markup=False),
             on_timeline=self._timeline_event,
+            on_text=self._new_output,
             on_state=self._state_event,
         )
         try:

@@ -30,6 +30,12 @@ class Composer(TextArea):
     ]
 
     @dataclass
+    class Scroll(Message):
+        """Page the chat from here: "up", "down", "start" or "end"."""
+
+        where: str
+
+    @dataclass
     class Submitted(Message):
         """The person sent a message or a slash command."""
 
@@ -66,6 +72,12 @@ class Composer(TextArea):
         return True
 
     async def _on_key(self, event: events.Key) -> None:
+        where = {"pageup": "up", "pagedown": "down", "ctrl+home": "start", "ctrl+end": "end"}.get(event.key)
+        if where is not None:  # the composer is a line or two: these keys move the chat
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Scroll(where))
+            return
         row = self.cursor_location[0]
         at_edge = (event.key == "up" and row == 0) or (
             event.key == "down" and self._browsing is not None and row == self.document.line_count - 1)

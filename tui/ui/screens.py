@@ -58,6 +58,25 @@ class ApprovalScreen(ModalScreen[Approval]):
         self.dismiss(answer)
 
 
+def labelled(value: Any, indent: str = "") -> list[str]:
+    """A record as labelled fields, one per line, nested ones indented; figures whole."""
+    lines: list[str] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        label = f"{indent}{key}" if isinstance(value, dict) else f"{indent}-"
+        if isinstance(item, (dict, list, tuple)) and item:
+            lines.append(f"{label}:")
+            lines.extend(labelled(item, indent + "  "))
+        elif key == "time" and isinstance(item, (int, float)):
+            import datetime
+
+            lines.append(f"{label}: {datetime.datetime.fromtimestamp(item):%Y-%m-%d %H:%M:%S}")
+        else:
+            shown = "—" if item is None or item == {} or item == [] else item
+            lines.append(f"{label}: {shown}")
+    return lines
+
+
 class DetailsScreen(ModalScreen[None]):
     """Everything recorded for one timeline event; for a handoff, the whole package."""
 
@@ -69,7 +88,7 @@ class DetailsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         kind = str(self.record.get("type", "event"))
-        body = json.dumps(self.record, indent=2, ensure_ascii=False, default=str)
+        body = "\n".join(labelled(self.record))
         with Vertical(id="dialog"):
             yield Static(Content(one_line(f"{kind} details", 80)), classes="title")
             with VerticalScroll(classes="body"):

@@ -21,6 +21,7 @@ class StatusLine(Static):
         self.streaming_since = 0.0
         self.chars = 0
         self.totals = ""
+        self.below = False  # new output below where the person scrolled to
         self._timer = self.set_interval(0.5, self.redraw, pause=True)
 
     def begin(self, model: str, phase: str) -> None:
@@ -44,8 +45,13 @@ class StatusLine(Static):
             self.phase = "streaming"
         self.chars += chars
 
+    def set_below(self, below: bool) -> None:
+        if below != self.below:
+            self.below = below
+            self.redraw()
+
     def end(self) -> None:
-        self.model, self.phase, self.started = "", "", 0.0
+        self.model, self.phase, self.started, self.below = "", "", 0.0, False
         self._timer.pause()
         self.redraw()
 
@@ -63,7 +69,7 @@ class StatusLine(Static):
             parts = [self.model, self.phase, f"{now - self.started:.1f}s"]
             if self.streaming_since and now > self.streaming_since:
                 parts.append(f"{self.chars / 4 / (now - self.streaming_since):.0f} tok/s")
-            left = "● " + " · ".join(p for p in parts if p)
+            left = ("↓ new output below (ctrl+end) · " if self.below else "● ") + " · ".join(p for p in parts if p)
         width = max(0, self.size.width - len(self.totals) - 1)
         self.update(Content(one_line(left, max(width, 1)).ljust(width) + " " + self.totals if left else
                             self.totals.rjust(self.size.width)))

@@ -76,6 +76,18 @@ def describe(record: dict[str, Any]) -> Content:
     )
 
 
+def totals(records: Sequence[dict[str, Any]]) -> str:
+    """The session in one line: turns, tokens, cost (or unknown), time spent in models."""
+    turns = [r for r in records if r.get("type") == "turn"]
+    usages = [r.get("usage") or {} for r in turns]
+    tokens = sum(int(u.get("input_tokens", 0)) + int(u.get("output_tokens", 0)) for u in usages)
+    costs = [r["cost_usd"] for r in turns if isinstance(r.get("cost_usd"), (int, float))]
+    unknown = any(r.get("cost_usd") is None and r.get("usage") for r in turns)
+    money = f"${sum(costs):.4f}" + (" + unknown" if unknown else "") if costs else ("cost unknown" if unknown else "$0")
+    seconds = sum(float(r.get("latency_s") or 0) for r in turns)
+    return f"{len(turns)} turns · {tokens:,} tok · {money} · {seconds:.1f}s"
+
+
 class Timeline(OptionList):
     """Every timeline record of the conversation, in order."""
 
@@ -98,6 +110,7 @@ class Timeline(OptionList):
     def add_records(self, records: list[dict[str, Any]]) -> None:
         start = len(self._records)
         self._records.extend(records)
+        self.border_subtitle = totals(self._records)
         self.add_options(
             Option(describe(record), id=str(start + i)) for i, record in enumerate(records)
         )

@@ -198,8 +198,9 @@ async def converse(
                         yield step
             else:
                 outcome = ToolResult("", call.name, f"unknown tool {call.name!r}", is_error=True)
+            ran = time.monotonic() - started - outcome.waited_s  # the person's time deciding is not the tool's
             yield ToolCallEvent(result.model, outcome.server, outcome.tool, call.arguments, outcome.text[:4000],
-                                outcome.text if outcome.is_error else None, round(time.monotonic() - started, 3),
+                                outcome.text if outcome.is_error else None, round(max(ran, 0.0), 3),
                                 call_id=call.id)
             yield ctx.add(Message("tool", outcome.text, tool_call_id=call.id, tool_name=call.name,
                                   is_error=outcome.is_error, media=outcome.media))

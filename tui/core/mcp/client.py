@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -350,8 +351,10 @@ class McpTools:
         server_name, tool = owner
         server = self._servers[server_name]
 
+        waited = 0.0
+
         def error(text: str) -> ToolResult:
-            return ToolResult(server_name, tool, text, is_error=True)
+            return ToolResult(server_name, tool, text, is_error=True, waited_s=waited)
 
         if server.state != "connected" or server.client is None:
             return error(f"mcp server '{server_name}' is not running")
@@ -361,8 +364,10 @@ class McpTools:
                     f"denied: calls to mcp server '{server_name}' need approval "
                     "(baton ask --approve-tools allows them)"
                 )
+            asked = time.monotonic()
             try:
                 answer = await self._approve(server_name, tool, arguments)
+                waited = time.monotonic() - asked
             except Exception as exc:
                 return error(f"denied: approval failed: {_reason(exc)}")
             if answer == "deny":
@@ -395,8 +400,8 @@ class McpTools:
         d = server.definition
         text, media = convert_result(result, max_chars=d.max_result_chars, max_media_bytes=d.max_media_bytes)
         if result.is_error:
-            return ToolResult(server_name, tool, text or f"{server_name}/{tool} failed", True, media)
-        return ToolResult(server_name, tool, text, False, media)
+            return ToolResult(server_name, tool, text or f"{server_name}/{tool} failed", True, media, waited)
+        return ToolResult(server_name, tool, text, False, media, waited)
 
 
 def _progress_callback(on_progress: ProgressFn | None) -> Any:
