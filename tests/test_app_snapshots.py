@@ -8,6 +8,7 @@ from test_app_helpers import fake_profile
 from textual.pilot import Pilot
 
 from tui.core.conversation import Conversation
+from tui.core.events import TimelineEvent
 from tui.core.profile import Constraints
 from tui.core.session import load_session, save_session
 from tui.core.types import Message, ToolCall
@@ -77,3 +78,43 @@ def test_no_provider_notice(snap_compare, tmp_path: Path) -> None:
 
     app = BatonApp(Profile(), env=FIXED_ENV, session_path=tmp_path / "s.toml")
     assert snap_compare(app, terminal_size=SIZE, run_before=steady)
+
+
+def consensus_conversation() -> Conversation:
+    messages = [
+        Message("user", "Which is the best sorting algorithm for nearly sorted data?"),
+        Message("assistant", "Insertion sort: linear on nearly sorted input.", "alpha", lane="alpha"),
+        Message("assistant", "Timsort, which finds the sorted runs.", "beta", lane="beta"),
+        Message("assistant", "RANKING: B > A\nTimsort adapts to runs and is stable.", "gamma", lane="judge"),
+        Message("assistant", "Timsort, which finds the sorted runs.", "beta"),
+    ]
+    conversation = Conversation(messages, active_model="alpha")
+    question = conversation.path()[0].id
+    conversation.events = [TimelineEvent.from_record(
+        {"type": "consensus", "models": ["alpha", "beta"], "judge": "gamma", "ranking": ["beta", "alpha"],
+         "winner": "beta", "answers": {"alpha": "Insertion sort: linear on nearly sorted input.",
+                                       "beta": "Timsort, which finds the sorted runs."},
+         "labels": {"A": "alpha", "B": "beta"}, "latency_s": 1.4, "at": question, "time": 1700000005.0})]
+    return conversation
+
+
+def test_a_consensus_round(snap_compare, tmp_path: Path) -> None:
+    app = BatonApp(fake_profile(), consensus_conversation(), env=FIXED_ENV, session_path=tmp_path / "s.toml")
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady)
+
+
+def test_narrow_layout_at_80x24(snap_compare, tmp_path: Path) -> None:
+    app = BatonApp(fake_profile(), short_conversation(), env=FIXED_ENV, session_path=tmp_path / "s.toml")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady)
+
+
+def test_tool_approval_modal(snap_compare, tmp_path: Path) -> None:
+    from tui.ui.screens import ApprovalScreen
+
+    async def approval(pilot) -> None:
+        await steady(pilot)
+        pilot.app.push_screen(ApprovalScreen("files", "write_file", {"path": "notes.md", "text": "hello"}))
+        await pilot.pause()
+
+    app = BatonApp(fake_profile(), env=FIXED_ENV, session_path=tmp_path / "s.toml")
+    assert snap_compare(app, terminal_size=SIZE, run_before=approval)

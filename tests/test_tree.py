@@ -125,3 +125,17 @@ async def test_compact_cuts_the_next_requests_messages_and_keeps_the_originals(f
     assert "they talked about four things" in json.dumps(messages) and "question 0" not in json.dumps(messages)
     assert len(e.conversation) > before  # nothing was removed from the tree
     assert e.conversation.nodes[e.conversation.path()[0].id].content.startswith("[Summary of 4 earlier")
+
+
+async def test_a_handoff_to_a_model_with_a_smaller_window_warns_first(fake_llm: FakeLLM) -> None:
+    from tui.core.events import HandoffEvent, NoticeEvent
+
+    fake_llm.script("alpha", Reply(text="long " * 2000))
+    fake_llm.script("beta", Reply(text="ok"))
+    e = engine(fake_llm)
+    e.profile.models["beta"].context_window = 1000
+    await drain(e.send("write a lot"))
+    events = await drain(e.handoff("beta", "summarise it"))
+    warning = next(ev for ev in events if isinstance(ev, NoticeEvent))
+    assert "beta's context window (1,000 tokens) is smaller than" in warning.message
+    assert events.index(warning) < next(i for i, ev in enumerate(events) if isinstance(ev, HandoffEvent))

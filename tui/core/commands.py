@@ -20,6 +20,7 @@ USAGE: dict[str, str] = {
     "export": "/export [PATH]",
     "regen": "/regen [M]",
     "compact": "/compact [M]",
+    "cost": "/cost",
     "edit": "/edit",
     "fork": "/fork [PATH]",
     "pick": "/pick N",
@@ -50,6 +51,7 @@ Type a message and press **Enter** to send it. **ctrl+j** inserts a new line
 | `/pick N` | after a round, go on with answer N alone |
 | `/tree` · `/sessions` | jump to another branch · open another session |
 | `/fork [PATH]` | copy this branch into a new session and go on there |
+| `/cost` | what each model has cost this session (the total is on the status line) |
 | `/compact [M]` | older turns replaced by a summary (by M); the originals stay in the session |
 | `/save [PATH]` · `/load PATH` | save or open a session |
 | `/profile save [PATH]` | write the profile (models, routes, rules) as TOML |
@@ -158,7 +160,7 @@ def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
         if not rest.isdigit() or int(rest) < 1:
             raise CommandError(f"usage: {USAGE[name]} (N: the answer's column, from 1)")
         return Command(name, text=rest)
-    if name in ("clear", "help", "edit", "tree", "sessions"):
+    if name in ("clear", "help", "edit", "tree", "sessions", "cost"):
         if rest:
             raise CommandError(f"usage: {USAGE[name]}")
         return Command(name)

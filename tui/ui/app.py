@@ -793,6 +793,23 @@ class BatonApp(App[None]):
         await self.query_one(ChatPane).add_line(f"⟲ answering the last question again{with_model}", "info")
         self.play(run)
 
+    async def _command_cost(self, command: Command) -> None:
+        """Per model: turns, tokens and cost (unknown stays unknown)."""
+        rows: dict[str, list[TurnEvent]] = {}
+        for e in self.conversation.events:
+            if isinstance(e, TurnEvent):
+                rows.setdefault(e.model, []).append(e)
+        if not rows:
+            raise ValueError("no answers yet: nothing has cost anything")
+        chat = self.query_one(ChatPane)
+        for model, turns in rows.items():
+            tokens = sum(t.usage.get("input_tokens", 0) + t.usage.get("output_tokens", 0) for t in turns)
+            known = [t.cost_usd for t in turns if t.cost_usd is not None]
+            money = f"${sum(known):.4f}" if known else "cost unknown"
+            if known and len(known) < len(turns):
+                money += " + unknown"
+            await chat.add_line(f"$ {model}: {len(turns)} turns · {tokens:,} tok · {money}", "stats")
+
     async def _command_compact(self, command: Command) -> None:
         await self.cancel_run()
         run = self.controller.engine.compact(command.model)

@@ -76,6 +76,22 @@ class Context:
         return {}, NoticeEvent(f"hosted MCP servers ({', '.join(slugs)}) are unavailable for {model}: "
                                "only the dedalus provider runs them")
 
+    def window_warning(self, target: str, history: list[Message] | None = None) -> NoticeEvent | None:
+        """A notice when the conversation is already more than `target`'s context window holds."""
+        from ..context import estimate_tokens, window
+
+        try:
+            spec = self.runner.resolve(target)
+        except ModelError:
+            return None
+        size = window(spec)
+        used = estimate_tokens(history if history is not None else self.main_branch(), self.system())
+        if size is None or used <= size * 0.8:
+            return None
+        how = "smaller than" if used > size else "nearly"
+        return NoticeEvent(f"{target}'s context window ({size:,} tokens) is {how} this conversation "
+                           f"(~{used:,} tokens): it may fail, or /compact first")
+
     async def problems(self) -> AsyncGenerator[Event, None]:
         """MCP servers that died since the last look, each reported once."""
         for problem in self.tools.problems() if self.tools is not None else ():

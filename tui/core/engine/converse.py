@@ -69,6 +69,9 @@ async def user_handoff(
         yield RunFailed(str(e))
         return
     source = ctx.active_model
+    warning = ctx.window_warning(target)
+    if warning is not None:
+        yield warning
     if package is None:
         package = ctx.package(source, target, instructions)
     else:  # the person reviewed and edited it
@@ -165,6 +168,9 @@ async def converse(
             package = ctx.package(result.model, target, instructions)
             yield HandoffEvent(result.model, target, "chain" if chain_models else "tool", instructions,
                                {**package, "reason": reason}, at=answer.message.id)
+            warning = ctx.window_warning(target)
+            if warning is not None:
+                yield warning
             if depth + 1 >= MAX_HANDOFFS:
                 yield RunFailed(f"stopped after {MAX_HANDOFFS} handoffs in one run")
                 return

@@ -97,6 +97,19 @@ class TurnRunner:
             self._providers[key] = make_provider(spec.provider, secret, client=self._client)
         return self._providers[key]
 
+    def _window_warning(self, model: str, history: list[Message]) -> NoticeEvent | None:
+        from ..context import estimate_tokens, window
+
+        try:
+            size = window(self.resolve(model))
+        except ModelError:
+            return None
+        used = estimate_tokens(history)
+        if size is None or used <= size * 0.8:
+            return None
+        return NoticeEvent(f"falling back to {model}, whose context window ({size:,} tokens) is "
+                           f"{'smaller than' if used > size else 'nearly'} this conversation (~{used:,} tokens)")
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
@@ -148,6 +161,9 @@ class TurnRunner:
                 last_error = result.error or "failed"
             if i + 1 < len(order):
                 yield FallbackEvent(name, order[i + 1], last_error)
+                warning = self._window_warning(order[i + 1], history)
+                if warning is not None:
+                    yield warning
         yield TurnFinished(model, False, error=last_error, lane=lane, purpose=purpose)
 
     async def _with_retries(
