@@ -8,7 +8,7 @@ from fakellm import FakeLLM
 from test_app import make_app
 from test_app_helpers import screen_text, wait_for
 
-from tui.ui.app import read_ui_settings
+from tui.ui.settings import read_ui_settings
 
 
 async def test_at_80x24_the_chat_gets_at_least_70_columns_and_f2_shows_the_panels(

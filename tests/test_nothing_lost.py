@@ -13,7 +13,8 @@ from test_cli import baton, write_profile
 
 from tui.core.controller import SessionLock
 from tui.core.session import load_session
-from tui.ui.app import BatonApp, open_args
+from tui.ui.app import BatonApp
+from tui.ui.launch import open_args
 
 
 async def test_a_failed_save_keeps_saving_where_it_did_and_a_good_one_says_where(

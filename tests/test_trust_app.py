@@ -10,7 +10,8 @@ import tomli_w
 from fakellm import FakeLLM, Reply
 from test_app_helpers import screen_text, wait_for
 
-from tui.ui.app import BatonApp, open_args
+from tui.ui.app import BatonApp
+from tui.ui.launch import open_args
 from tui.ui.screens import TrustScreen
 
 KEY = "sk-real-openai-key-0123456789"

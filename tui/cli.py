@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             if latest is None:
                 raise UsageError("baton: no saved session to continue yet")
             session = str(latest)
-        from tui.ui.app import run
+        from tui.ui.launch import run
 
         return run(args.profile, session)
     except UsageError as e:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,6 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.core.conversation import Conversation
-from tui.core.defaults import default_profile
 from tui.core.events import (
     Event,
     HandoffEvent,
@@ -192,6 +190,8 @@ class BatonApp(App[None]):
     def on_mount(self) -> None:
         if self.profile.keymap:
             self.set_keymap(self.profile.keymap)
+        from .settings import read_ui_settings
+
         settings = read_ui_settings(self.env)
         self._side_choice = settings.get("side") if isinstance(settings.get("side"), bool) else None
         theme = settings.get("theme")
@@ -260,10 +260,14 @@ class BatonApp(App[None]):
         side = self.query_one("#side")
         self._side_choice = not side.display
         self._layout(self.size.width)
+        from .settings import write_ui_settings
+
         write_ui_settings(self.env, side=self._side_choice, theme=self.theme)
 
     def watch_theme(self, theme: str) -> None:
         if self.is_running:
+            from .settings import write_ui_settings
+
             write_ui_settings(self.env, theme=theme)
 
     async def mount_panels(self) -> None:
@@ -1098,98 +1102,5 @@ class BatonApp(App[None]):
             await self._mcp.aclose()
 
 
-def read_ui_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """The person's layout and theme choices (config_dir/ui.toml); nothing when unreadable."""
-    import tomllib
-
-    from tui.core.env import config_dir
-
-    try:
-        return tomllib.loads((config_dir(env) / "ui.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def write_ui_settings(env: Mapping[str, str], **changes: Any) -> None:
-    from tui.core.env import config_dir
-    from tui.core.files.tomlfile import atomic_write, dump_toml
-
-    settings = {**read_ui_settings(env), **{k: v for k, v in changes.items() if v is not None}}
-    try:
-        atomic_write(config_dir(env) / "ui.toml", dump_toml(settings))
-    except (OSError, TypeError, ValueError):
-        return
-
-
 def _records(events: list[TimelineEvent]) -> list[dict[str, Any]]:
     return [e.to_record() for e in events]
-
-
-def open_args(profile_arg: str | None, session_arg: str | None, env: Mapping[str, str]) -> dict[str, Any]:
-    """What `baton [--profile P] [--session S]` opens: BatonApp's arguments. A file that
-    would run commands or send keys and is not trusted opens with those parts off and a
-    question. Raises ProfileError or SessionError (one line)."""
-    import os
-
-    from tui.core import trust
-    from tui.core.controller import default_session_path
-    from tui.core.profile_io import find_profile, load_profile
-    from tui.core.session import load_session
-
-    conversation = None
-    notices: list[str] = []
-    source: Path | None = None  # the file whose profile this is
-    profile = None
-    if profile_arg:
-        source = find_profile(profile_arg)
-        profile = load_profile(source)
-    if session_arg and Path(session_arg).expanduser().exists():
-        session_profile, conversation = load_session(Path(session_arg).expanduser())
-        if profile is None:
-            profile, source = session_profile, Path(session_arg).expanduser()
-    session_path = Path(session_arg).expanduser() if session_arg else default_session_path(env)
-    if conversation is not None and conversation.skipped:
-        # Saving would drop what could not be read: the file stays as it was.
-        notices.append(f"{session_path}: skipped what did not fit ({'; '.join(conversation.skipped[:3])}"
-                       f"{' …' if len(conversation.skipped) > 3 else ''}); the file is left as it was")
-        session_path = default_session_path(env)
-        notices.append(f"this session saves to {session_path}")
-    blocked = None
-    trust_request = None
-    if profile is not None and source is not None and not trust.is_trusted(source, profile, os.environ):
-        blocked = trust.blocked(profile, str(source))
-        trust_request = (str(source), trust.exposure(profile).lines())
-    return {"profile": profile or default_profile(env), "conversation": conversation, "env": env,
-            "session_path": session_path, "blocked": blocked, "trust_request": trust_request, "notices": notices}
-
-
-def _one_line(text: str) -> str:
-    """Outside text (a file's name, its values) for stderr: controls shown, never obeyed."""
-    from tui.core.trust import visible
-
-    return " ".join(visible(text).split())
-
-
-def run(profile_arg: str | None, session_arg: str | None) -> int:
-    """`baton`: open the app; a bad profile or session is one line on stderr, status 2."""
-    from tui.core.controller import SessionLock
-    from tui.core.env import load_environment
-    from tui.core.profile_io import ProfileError
-    from tui.core.session import SessionError
-
-    env = load_environment()
-    try:
-        args = open_args(profile_arg, session_arg, env)
-    except (ProfileError, SessionError) as error:
-        print(_one_line(str(error)), file=sys.stderr)
-        return 2
-    lock = SessionLock(args["session_path"])
-    if not lock.acquire():
-        print(_one_line(f"baton: {args['session_path']} is open in another Baton; close it there first"),
-              file=sys.stderr)
-        return 2
-    try:
-        BatonApp(**args).run()
-    finally:
-        lock.release()
-    return 0

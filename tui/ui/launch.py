@@ -1,0 +1,83 @@
+"""`baton` itself: what a profile or session argument opens (trust, odd files, the lock),
+then the app. Kept apart from the App so that the App stays a screen and its commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tui.core.defaults import default_profile
+
+from .app import BatonApp
+
+
+def open_args(profile_arg: str | None, session_arg: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """What `baton [--profile P] [--session S]` opens: BatonApp's arguments. A file that
+    would run commands or send keys and is not trusted opens with those parts off and a
+    question. Raises ProfileError or SessionError (one line)."""
+    import os
+
+    from tui.core import trust
+    from tui.core.controller import default_session_path
+    from tui.core.profile_io import find_profile, load_profile
+    from tui.core.session import load_session
+
+    conversation = None
+    notices: list[str] = []
+    source: Path | None = None  # the file whose profile this is
+    profile = None
+    if profile_arg:
+        source = find_profile(profile_arg)
+        profile = load_profile(source)
+    if session_arg and Path(session_arg).expanduser().exists():
+        session_profile, conversation = load_session(Path(session_arg).expanduser())
+        if profile is None:
+            profile, source = session_profile, Path(session_arg).expanduser()
+    session_path = Path(session_arg).expanduser() if session_arg else default_session_path(env)
+    if conversation is not None and conversation.skipped:
+        # Saving would drop what could not be read: the file stays as it was.
+        notices.append(f"{session_path}: skipped what did not fit ({'; '.join(conversation.skipped[:3])}"
+                       f"{' …' if len(conversation.skipped) > 3 else ''}); the file is left as it was")
+        session_path = default_session_path(env)
+        notices.append(f"this session saves to {session_path}")
+    blocked = None
+    trust_request = None
+    if profile is not None and source is not None and not trust.is_trusted(source, profile, os.environ):
+        blocked = trust.blocked(profile, str(source))
+        trust_request = (str(source), trust.exposure(profile).lines())
+    return {"profile": profile or default_profile(env), "conversation": conversation, "env": env,
+            "session_path": session_path, "blocked": blocked, "trust_request": trust_request, "notices": notices}
+
+
+def _one_line(text: str) -> str:
+    """Outside text (a file's name, its values) for stderr: controls shown, never obeyed."""
+    from tui.core.trust import visible
+
+    return " ".join(visible(text).split())
+
+
+def run(profile_arg: str | None, session_arg: str | None) -> int:
+    """`baton`: open the app; a bad profile or session is one line on stderr, status 2."""
+    from tui.core.controller import SessionLock
+    from tui.core.env import load_environment
+    from tui.core.profile_io import ProfileError
+    from tui.core.session import SessionError
+
+    env = load_environment()
+    try:
+        args = open_args(profile_arg, session_arg, env)
+    except (ProfileError, SessionError) as error:
+        print(_one_line(str(error)), file=sys.stderr)
+        return 2
+    lock = SessionLock(args["session_path"])
+    if not lock.acquire():
+        print(_one_line(f"baton: {args['session_path']} is open in another Baton; close it there first"),
+              file=sys.stderr)
+        return 2
+    try:
+        BatonApp(**args).run()
+    finally:
+        lock.release()
+    return 0
