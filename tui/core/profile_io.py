@@ -216,16 +216,24 @@ def parse_profile(text: str, path: str = "<profile>") -> Profile:
     return profile_from_dict(parse_toml(text, path, ProfileError), path, text)
 
 
+def _looks_like_mcp_config(text: str) -> bool:
+    """A JSON file of the kind Claude Desktop, Cursor or VS Code keep their MCP servers in."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and any(k in data for k in ("mcpServers", "servers", "mcp"))
+
+
 def load_profile(path: Path | str) -> Profile:
     """The profile in the file at `path`; one without a `name` is named after the file."""
     name = str(path)
     text = read_text(Path(path), ProfileError)
-    if text.lstrip().startswith("{"):
-        from .mcp.importer import is_mcp_config  # only for a file that looks like JSON
-
-        if is_mcp_config(text):
-            raise ProfileError(name, "this is an MCP client's config (mcpServers JSON), not a profile: "
-                                     f"baton profile import-mcp {name} --into PROFILE.toml turns it into one")
+    if text.lstrip().startswith("{") and _looks_like_mcp_config(text):
+        raise ProfileError(name, "this is an MCP client's config (mcpServers JSON), not a profile: "
+                                 f"baton profile import-mcp {name} --into PROFILE.toml turns it into one")
     data = parse_toml(text, name, ProfileError)
     data.setdefault("name", Path(path).stem)
     return profile_from_dict(data, name, text)
