@@ -7,6 +7,10 @@ import re
 import shlex
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 USAGE: dict[str, str] = {
     "model": "/model M",
@@ -201,3 +205,33 @@ def parse_command(line: str, known_models: Collection[str] = ()) -> Command:
             raise CommandError(f"usage: {USAGE[name]}")
         return Command("profile_save", path=_path_arg(name, path_text, required=False))
     return Command(name, path=_path_arg(name, rest, required=name == "load"))
+
+
+def palette(profile: Profile, active_model: str | None) -> list[tuple[str, str, Command | str]]:
+    """The command palette's entries: (title, usage, the command to run, or the text to put
+    in the composer when the command needs something only the person can say)."""
+    models = sorted({*profile.models, *(m for m in (active_model,) if m)})
+    judge = profile.consensus.judge
+    entries: list[tuple[str, str, Command | str]] = [
+        *((f"Model: {m}", f"/model {m}", Command("model", model=m)) for m in models),
+        *((f"Hand off to {m}", f"/handoff {m}", Command("handoff", model=m)) for m in models),
+        ("Route: auto", "/route auto", Command("route", mode="auto")),
+        ("Route: manual", "/route manual", Command("route", mode="manual")),
+        ("Parallel round…", USAGE["parallel"], "/parallel " + " ".join(profile.parallel.models) + " "),
+        ("Consensus round…", USAGE["consensus"],
+         "/consensus " + " ".join(profile.consensus.models) + (f" --judge {judge} " if judge else " ")),
+        ("Blind compare…", USAGE["compare"], "/compare "),
+        ("Save session", "/save", Command("save")),
+        ("Load session…", "/load PATH", "/load "),
+        ("Save profile", "/profile save", Command("profile_save")),
+        ("Export transcript", "/export", Command("export")),
+        ("Clear conversation", "/clear", Command("clear")),
+        ("Answer again", USAGE["regen"], Command("regen")),
+        ("Edit the last question", "/edit", Command("edit")),
+        ("Fork this branch", USAGE["fork"], Command("fork")),
+        ("Branches…", "/tree", Command("tree")),
+        ("Sessions…", "/sessions", Command("sessions")),
+        ("Compact older turns", USAGE["compact"], Command("compact")),
+        ("Cost per model", "/cost", Command("cost")),
+    ]
+    return entries

@@ -9,8 +9,8 @@ costs little more than Textual's own.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from tui.core.events import (
 from tui.core.profile import Profile
 
 from .chat import ChatPane
+from .notices import SETUP_NOTICE, WELCOME, last_code_block, provider_problem
 from .text import COMPOSER_HINT
 
 if TYPE_CHECKING:
@@ -53,48 +54,7 @@ if TYPE_CHECKING:
     from .routing_panel import RoutingPanel, RoutingState
     from .timeline import Timeline
 
-CODE_BLOCK = r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$"
 NARROW = 110  # columns: below this the side panels hide and the chat takes the width
-
-# Notices are Textual markup in a Static (cheaper at start-up than a Markdown widget).
-SETUP_NOTICE = (
-    "[b]No model is ready yet[/b]\n\n"
-    "{problem}\n\n"
-    "Baton reads API keys from the environment, or from a [b].env[/b] file in the working "
-    "directory or in [b]{config}[/b]. Set one of:\n\n"
-    "  [b]OPENAI_API_KEY[/b]=...       then /model openai/gpt-4.1\n"
-    "  [b]ANTHROPIC_API_KEY[/b]=...    then /model anthropic/claude-sonnet-4-5\n"
-    "  [b]DEDALUS_API_KEY[/b]=...\n"
-    "  [b]OPENROUTER_API_KEY[/b]=...\n\n"
-    "or point [b]OLLAMA_HOST[/b] at a local Ollama (OLLAMA_HOST=http://localhost:11434) and use "
-    "/model ollama/llama3.2. Then restart Baton, or give a profile with --profile."
-)
-
-WELCOME = "Send a message to [b]{model}[/b]. /help lists the commands; [b]ctrl+p[/b] opens the palette."
-
-
-def provider_problem(
-    profile: Profile, model: str | None, env: Mapping[str, str], blocked: Mapping[str, str] | None = None
-) -> str | None:
-    """Why `model` cannot answer (no model, unknown provider, missing key, a provider
-    left off), or None."""
-    from tui.core.models import ModelError, api_key, resolve_model
-
-    if not model:
-        return "No model is selected and no provider key was found."
-    try:
-        spec = resolve_model(model, profile, env)
-        if blocked and spec.provider.name in blocked:
-            return f"{model}: provider '{spec.provider.name}' is {blocked[spec.provider.name]}"
-        api_key(spec.provider, env)
-    except ModelError as error:
-        return f"{model}: {error}"
-    return None
-
-
-def last_code_block(markdown: str) -> str | None:
-    blocks = re.findall(CODE_BLOCK, markdown, re.DOTALL | re.MULTILINE)
-    return blocks[-1][1].rstrip("\n") if blocks else None
 
 
 class BatonApp(App[None]):
@@ -469,8 +429,14 @@ class BatonApp(App[None]):
     async def run_command(self, command: Command) -> None:
         from tui.core.profile_io import FileFormatError
 
+        from . import steering
+
+        handler = getattr(self, f"_command_{command.name}", None)
         try:
-            await getattr(self, f"_command_{command.name}")(command)
+            if handler is not None:
+                await handler(command)
+            else:  # regen, edit, pick, fork, tree, sessions, compare, vote, compact, cost
+                await getattr(steering, command.name)(self, command)
         except (ValueError, OSError, FileFormatError) as error:  # ModelError, bad arguments, file errors
             self.notify(str(error), severity="error", markup=False)
 
@@ -617,48 +583,6 @@ class BatonApp(App[None]):
             return
         self._trusted_paths.add(path)
 
-    async def _command_save(self, command: Command) -> None:
-        if not command.path:
-            if self.session_path is None:
-                raise ValueError("usage: /save PATH (this session has no file yet)")
-            await self.save_now(self.session_path)
-            self.notify(f"session saved to {self.session_path}", markup=False)
-            return
-        path = Path(command.path).expanduser()
-        try:
-            await self.save_now(path)
-        except Exception as error:  # the session keeps saving where it did
-            where = self.session_path or "nowhere yet"
-            self.notify(f"not saved to {path}: {error}; the session still saves to {where}",
-                        severity="error", markup=False)
-            return
-        self.session_path = path
-        self.notify(f"saved: this session now saves to {path}", markup=False)
-
-    async def _command_load(self, command: Command) -> None:
-        import os
-
-        from tui.core import trust
-        from tui.core.session import load_session
-
-        path = Path(command.path or "").expanduser()
-        profile, conversation = await asyncio.to_thread(load_session, path)
-        off = None if trust.is_trusted(path, profile, os.environ) else trust.blocked(profile, str(path))
-        await self._replace(profile, conversation, path, off)
-        self.notify(f"opened {path}", markup=False)
-        if off is not None:
-            from .screens import TrustScreen
-
-            self._trust_request = (str(path), trust.exposure(profile).lines())
-            self.push_screen(TrustScreen(*self._trust_request), callback=self._trust_answered)
-
-    async def _command_clear(self, command: Command) -> None:
-        from tui.core.controller import default_session_path
-
-        await self._replace(self.profile, Conversation(active_model=self.active_model),
-                            default_session_path(self.env))
-        self.notify(f"new session: {self.session_path}", markup=False)
-
     async def _replace(
         self, profile: Profile, conversation: Conversation, path: Path, blocked: Blocked | None = None
     ) -> None:
@@ -730,193 +654,16 @@ class BatonApp(App[None]):
         await self._show_question(command.text or self.controller.last_prompt() or "")
         self.play(run, command.name)
 
-    async def _command_compare(self, command: Command) -> None:
-        prompt = command.text or self.controller.last_prompt()
-        if not prompt:
-            raise ValueError("give a prompt: /compare M1 M2 -- PROMPT")
-        self.controller.check_models(*command.models)
-        run = self.controller.engine.compare(prompt, list(command.models))
-        await self.cancel_run()
-        self._blind = []
-        self._blind = []
-        self._layout(self.size.width)  # the routing panel names the active model: hidden
-        await self._show_question(prompt)
-        self.play(run, "compare")
-
-    async def _command_vote(self, command: Command) -> None:
-        vote = self.controller.engine.vote(command.text)
-        held, self._blind = self._blind or [], None
-        self._layout(self.size.width)
-        for event in [*held, vote]:
-            self._timeline_event(event)
-        await self.show_conversation()  # now with the names
-        loser = vote.losers[0] if vote.losers else "?"
-        verdict = f"a tie between {vote.winner} and {loser}" if vote.tie else f"{vote.winner} over {loser}"
-        await self.query_one(ChatPane).add_line(f"🗳 {verdict} ({vote.task_type or 'any task'}); going on from "
-                                                f"{vote.winner}'s answer", "info")
-
-    async def _command_profile_save(self, command: Command) -> None:
-        from tui.core.env import config_dir
-        from tui.core.profile_io import save_profile
-
-        if self.blocked or self.blocked_servers:
-            raise ValueError("this profile's file is not trusted: it is not saved where it would be trusted "
-                             "(run baton trust on it first)")
-        path = (Path(command.path).expanduser() if command.path
-                else config_dir(self.env) / "profiles" / f"{self.profile.name}.toml")
-        await asyncio.to_thread(save_profile, self.profile, path)
-        self._remember_written(path)
-        self.notify(f"profile saved to {path}", markup=False)
-
-    async def _command_export(self, command: Command) -> None:
-        import time
-
-        from tui.core.env import data_dir
-        from tui.core.profile_io import atomic_write
-        from tui.core.session import export_markdown
-
-        if command.path:
-            path = Path(command.path).expanduser()
-        elif self.session_path is not None:
-            path = self.session_path.with_suffix(".md")
-        else:
-            path = data_dir(self.env) / "exports" / time.strftime("%Y%m%d-%H%M%S.md")
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        await asyncio.to_thread(atomic_write, path, export_markdown(self.conversation))
-        self.notify(f"transcript written to {path}", markup=False)
-
     async def _command_help(self, command: Command) -> None:
         self.action_help()
 
     # ------------------------------------------------------ the tree
 
-    async def _command_regen(self, command: Command) -> None:
-        await self.cancel_run()
-        run = self.controller.engine.regenerate(command.model)
-        with_model = f" with {command.model}" if command.model else ""
-        await self.query_one(ChatPane).add_line(f"⟲ answering the last question again{with_model}", "info")
-        self.play(run)
-
-    async def _command_cost(self, command: Command) -> None:
-        """Per model: turns, tokens and cost (unknown stays unknown)."""
-        rows: dict[str, list[TurnEvent]] = {}
-        for e in self.conversation.events:
-            if isinstance(e, TurnEvent):
-                rows.setdefault(e.model, []).append(e)
-        if not rows:
-            raise ValueError("no answers yet: nothing has cost anything")
-        chat = self.query_one(ChatPane)
-        for model, turns in rows.items():
-            tokens = sum(t.usage.get("input_tokens", 0) + t.usage.get("output_tokens", 0) for t in turns)
-            known = [t.cost_usd for t in turns if t.cost_usd is not None]
-            money = f"${sum(known):.4f}" if known else "cost unknown"
-            if known and len(known) < len(turns):
-                money += " + unknown"
-            await chat.add_line(f"$ {model}: {len(turns)} turns · {tokens:,} tok · {money}", "stats")
-
-    async def _command_compact(self, command: Command) -> None:
-        await self.cancel_run()
-        run = self.controller.engine.compact(command.model)
-        await self.query_one(ChatPane).add_line("⇊ summarising older turns…", "info")
-        self.play(run, "compact")
-
-    async def _command_edit(self, command: Command) -> None:
-        question = next((m for m in reversed(self.conversation.path()) if m.role == "user"), None)
-        if question is None:
-            raise ValueError("no question to edit yet")
-        self._editing = question.id
-        self.prefill(question.content)
-        self.notify("editing your last question: Enter sends it on a new branch (the old one stays: /tree)",
-                    markup=False)
-
-    async def _command_pick(self, command: Command) -> None:
-        await self.cancel_run()
-        n = int(command.text)
-        answer = self.controller.engine.pick(n)
-        await self.query_one(ChatPane).add_line(f"↳ going on with answer {n} ({answer.model}) alone", "info")
-
-    async def _command_fork(self, command: Command) -> None:
-        from tui.core.controller import default_session_path
-
-        await self.cancel_run()
-        conversation = self.conversation
-        branch = conversation.messages
-        ids = {m.id for m in branch}
-        events = [e for e in conversation.events if getattr(e, "at", None) in ids or getattr(e, "at", None) is None]
-        fork = Conversation(branch, events, conversation.active_model, conversation.title, leaf=conversation.leaf)
-        path = Path(command.path).expanduser() if command.path else default_session_path(self.env)
-        old = self.session_path
-        await self._replace(self.profile, fork, path)
-        try:
-            await self.save_now(path)
-        except Exception as error:
-            self.notify(f"forked, but not saved to {path}: {error}", severity="error", markup=False)
-            return
-        self.notify(f"forked this branch to {path}; {old} stays as it was", markup=False)
-
-    async def _command_tree(self, command: Command) -> None:
-        from .pickers import Choice, PickerScreen
-
-        conversation = self.conversation
-        choices = []
-        for leaf in reversed(conversation.leaves()):
-            branch = conversation.path(leaf.id)
-            question = next((m.content for m in reversed(branch) if m.role == "user"), "")
-            mark = "● " if leaf.id == conversation.leaf else "  "
-            who = leaf.model or "you"
-            label = f"{mark}{' '.join(question.split())[:50]} → {who}: {' '.join(leaf.content.split())[:50]}"
-            choices.append(Choice(f"{label} ({len(branch)} messages)", leaf.id))
-        if not choices:
-            raise ValueError("no branches yet")
-
-        async def chosen(leaf: str | None) -> None:
-            if leaf is not None:
-                await self.go_to(leaf)
-
-        self.push_screen(PickerScreen("Branches: enter goes on from one", choices), callback=chosen)
-
-    async def go_to(self, leaf: str) -> None:
-        """Show and go on from another branch."""
-        await self.cancel_run()
-        self.controller.engine.select(leaf)
-        await self.show_conversation()
-
     async def action_alternative(self, step: int) -> None:
         """Step through the alternatives of the last answer (a regenerated one, a retry)."""
-        conversation = self.conversation
-        answer = next((m for m in reversed(conversation.path()) if m.role == "assistant" and m.lane is None), None)
-        if answer is None:
-            return
-        alternatives = [m for m in conversation.siblings(answer.id) if m.role == "assistant"]
-        if len(alternatives) < 2:
-            self.notify("this answer has no alternatives (/regen makes one)", markup=False)
-            return
-        index = (alternatives.index(answer) + step) % len(alternatives)
-        await self.go_to(conversation.latest_under(alternatives[index].id))
-        self.notify(f"answer {index + 1}/{len(alternatives)}", markup=False)
+        from .steering import alternative
 
-    async def _command_sessions(self, command: Command) -> None:
-        from tui.core.sessions import list_sessions
-
-        from .pickers import Choice, PickerScreen
-
-        summaries = await asyncio.to_thread(list_sessions, self.env)
-        if not summaries:
-            raise ValueError("no saved sessions yet")
-        choices = []
-        for s in summaries:
-            cost = f"${s.cost_usd:.4f}" if s.cost_usd is not None else "cost unknown"
-            models = ", ".join(s.models) or "no answers"
-            label = f"{s.date}  {s.title}  · {models} · {s.messages} messages · {cost}"
-            choices.append(Choice(label, str(s.path), f"{s.title} {models} {s.date}"))
-
-        async def chosen(path: str | None) -> None:
-            if path is not None:
-                from tui.core.commands import Command as Cmd
-
-                await self.run_command(Cmd("load", path=path))
-
-        self.push_screen(PickerScreen("Sessions, newest first", choices), callback=chosen)
+        await alternative(self, step)
 
     # ------------------------------------------------------ routing panel
 
@@ -958,42 +705,23 @@ class BatonApp(App[None]):
     # -------------------------------------------------------------- palette
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every slash command in the palette; those that need a free argument fill the
-        composer instead of guessing it."""
-        from tui.core.commands import Command
+        """Every slash command in the palette (the table is core's); those that need a free
+        argument fill the composer instead of guessing it; then the keys' actions."""
+        from tui.core.commands import palette
 
         yield from super().get_system_commands(screen)
-
-        def command(cmd: Command) -> Any:
-            return lambda: self.run_worker(self.run_command(cmd))
-
-        models = sorted({*self.profile.models, *(m for m in (self.active_model,) if m)})
-        for m in models:
-            yield SystemCommand(f"Model: {m}", f"/model {m}", command(Command("model", model=m)))
-        for m in models:
-            yield SystemCommand(f"Hand off to {m}", f"/handoff {m}", command(Command("handoff", model=m)))
-        judge = self.profile.consensus.judge
-        yield SystemCommand("Route: auto", "/route auto", command(Command("route", mode="auto")))
-        yield SystemCommand("Route: manual", "/route manual", command(Command("route", mode="manual")))
-        yield SystemCommand("Parallel round…", "/parallel M1 M2 ... [--synth M] [PROMPT]",
-                            lambda: self.prefill("/parallel " + " ".join(self.profile.parallel.models) + " "))
-        yield SystemCommand("Consensus round…", "/consensus M1 M2 ... --judge M [PROMPT]",
-                            lambda: self.prefill("/consensus " + " ".join(self.profile.consensus.models)
-                                                 + (f" --judge {judge} " if judge else " ")))
-        yield SystemCommand("Save session", "/save", command(Command("save")))
-        yield SystemCommand("Load session…", "/load PATH", lambda: self.prefill("/load "))
-        yield SystemCommand("Save profile", "/profile save", command(Command("profile_save")))
-        yield SystemCommand("Export transcript", "/export", command(Command("export")))
-        yield SystemCommand("Clear conversation", "/clear", command(Command("clear")))
-        yield SystemCommand("Answer again", "/regen [M]", command(Command("regen")))
-        yield SystemCommand("Edit the last question", "/edit", command(Command("edit")))
-        yield SystemCommand("Fork this branch", "/fork [PATH]", command(Command("fork")))
-        yield SystemCommand("Branches…", "/tree", command(Command("tree")))
-        yield SystemCommand("Sessions…", "/sessions", command(Command("sessions")))
+        for title, usage, what in palette(self.profile, self.active_model):
+            if isinstance(what, str):
+                yield SystemCommand(title, usage, partial(self.prefill, what))
+            else:
+                yield SystemCommand(title, usage, partial(self._run_from_palette, what))
         yield SystemCommand("Help", "/help (f1)", self.action_help)
         yield SystemCommand("Copy last answer", "ctrl+o", self.action_copy_answer)
         yield SystemCommand("Copy last code block", "ctrl+b", self.action_copy_code)
         yield SystemCommand("Cancel the answer", "escape", self.action_cancel)
+
+    def _run_from_palette(self, command: Command) -> None:
+        self.run_worker(self.run_command(command))
 
     def prefill(self, text: str) -> None:
         from .composer import Composer
