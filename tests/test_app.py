@@ -239,7 +239,7 @@ async def test_markup_and_escape_sequences_in_answers_stay_literal(fake_llm: Fak
         await pilot.pause()
         details = screen_text(app)
         assert "turn details" in details and "[bold]x[/bold]" in details
-        assert "\\u001b[31mred" in details  # JSON-escaped, never raw
+        assert "␛[31mred" in details  # shown as a picture, never raw
         assert "\x1b" not in details
     assert app.conversation.messages[1].content == hostile  # stored as the model sent it
 
