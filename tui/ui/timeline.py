@@ -62,7 +62,8 @@ def _models(record: dict[str, Any]) -> str:
 
 
 def describe(record: dict[str, Any]) -> Content:
-    """One timeline line: type, model(s), tokens, cost, latency."""
+    """One timeline line: type, its figures (tokens, cost, latency: never cut), then the
+    model(s), cut to what is left."""
     kind = str(record.get("type", "event"))
     if record.get("partial"):
         kind += "*"
@@ -71,8 +72,8 @@ def describe(record: dict[str, Any]) -> Content:
     figures = "  ".join(part for part in (_tokens(record), _cost(record), _latency(record)) if part)
     return Content.assemble(
         (f"{kind:<9} ", "bold"),
+        (figures + "  " if figures else "", "dim"),
         one_line(_models(record), 60),
-        ("  " + figures if figures else "", "dim"),
     )
 
 

@@ -281,13 +281,13 @@ class Budget:
         if limit is None:
             return None
         if spent >= limit:
-            raise BudgetError(f"budget of ${limit:.2f} reached (${spent:.4f} spent): raise [limits] budget_usd "
+            raise BudgetError(f"budget of {_money(limit)} reached (${spent:.4f} spent): raise [limits] budget_usd "
                               "or start a new session")
         chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
         budget = cls(limit, spent, spec, chars // 4)
         if budget.estimate() is None:
             raise BudgetError(f"no price known for {spec.name}, so it cannot be held to the budget of "
-                              f"${limit:.2f}: give it input_price and output_price (0 for a free local model)")
+                              f"{_money(limit)}: give it input_price and output_price (0 for a free local model)")
         return budget
 
     def estimate(self) -> float | None:
@@ -298,5 +298,9 @@ class Budget:
         self.pieces.append(text)
         cost = self.estimate() or 0.0
         if self.spent + cost >= self.limit:
-            raise BudgetError(f"stopped at the budget of ${self.limit:.2f} (about ${self.spent + cost:.4f} "
+            raise BudgetError(f"stopped at the budget of {_money(self.limit)} (about ${self.spent + cost:.4f} "
                               "with this answer); what arrived is kept", partial="".join(self.pieces))
+
+
+def _money(usd: float) -> str:
+    return f"${usd:.2f}" if usd >= 0.01 else f"${usd:.4f}"

@@ -1,0 +1,51 @@
+"""A live, honest screen: it moves while a model is slow, says what each answer cost,
+holds a budget, and shows how full the context is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fakellm import FakeLLM, Reply
+from test_app import make_app, type_and_send
+from test_app_helpers import idle, screen_text, wait_for
+from test_cli import baton, write_profile
+
+
+async def test_a_slow_first_token_shows_the_model_and_the_time_going_by(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(text="at last", delay=2.0))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await type_and_send(pilot, "take your time")
+        await wait_for(pilot, lambda: "alpha · waiting for the first token · 0." in screen_text(app))
+        first = next(line for line in screen_text(app).splitlines() if "waiting for the first token" in line)
+        await wait_for(pilot, lambda: "waiting for the first token · 1." in screen_text(app))
+        second = next(line for line in screen_text(app).splitlines() if "waiting for the first token" in line)
+        assert first != second  # the screen changes while nothing arrives
+        await wait_for(pilot, lambda: "at last" in screen_text(app))
+
+
+async def test_each_answer_says_its_tokens_time_and_cost(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(text="priced answer", usage=(1000, 500)))
+    fake_llm.script("beta", Reply(text="unpriced answer", usage=(10, 5)))
+    app = make_app(fake_llm, tmp_path)
+    app.profile.models["alpha"].input_price = 2.0
+    app.profile.models["alpha"].output_price = 8.0
+    async with app.run_test(size=(160, 45)) as pilot:
+        await type_and_send(pilot, "one")
+        await idle(pilot, app)
+        await type_and_send(pilot, "/regen beta")
+        await wait_for(pilot, lambda: "unpriced answer" in screen_text(app))
+        await idle(pilot, app)
+        text = screen_text(app)
+        assert "1,000 in · 500 out" in text and "$0.0060" in text
+        assert "10 in · 5 out" in text and "cost unknown" in text
+        assert "session $0.0060 + unknown" in text and "context" in text
+
+
+def test_baton_ask_stops_at_the_budget_with_one_line(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(text="expensive " * 3000))
+    profile = write_profile(tmp_path, fake_llm, "\n[limits]\nbudget_usd = 0.001\n")
+    r = baton("ask", "--profile", str(profile), "spend it", tmp=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1].startswith("baton ask: stopped at the budget of $0.0010")
+    assert 0 < r.stdout.count("expensive") < 3000  # what arrived before the stop is kept
