@@ -61,19 +61,23 @@ def _models(record: dict[str, Any]) -> str:
     return model
 
 
+LINE_WIDTH = 40  # what the side panel gives a timeline line
+
+
 def describe(record: dict[str, Any]) -> Content:
-    """One timeline line: type, its figures (tokens, cost, latency: never cut), then the
-    model(s), cut to what is left."""
+    """One timeline line: type, model(s), then its figures (tokens, cost, latency); the
+    names are cut to leave the figures whole."""
     kind = str(record.get("type", "event"))
     if record.get("partial"):
         kind += "*"
     if record.get("error") and kind == "tool_call":
         kind += "!"
     figures = "  ".join(part for part in (_tokens(record), _cost(record), _latency(record)) if part)
+    room = max(12, LINE_WIDTH - 10 - (len(figures) + 2 if figures else 0))
     return Content.assemble(
         (f"{kind:<9} ", "bold"),
-        (figures + "  " if figures else "", "dim"),
-        one_line(_models(record), 60),
+        one_line(_models(record), room),
+        ("  " + figures if figures else "", "dim"),
     )
 
 
