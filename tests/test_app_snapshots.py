@@ -118,3 +118,27 @@ def test_tool_approval_modal(snap_compare, tmp_path: Path) -> None:
 
     app = BatonApp(fake_profile(), env=FIXED_ENV, session_path=tmp_path / "s.toml")
     assert snap_compare(app, terminal_size=SIZE, run_before=approval)
+
+
+def test_an_answer_streaming(snap_compare, tmp_path: Path, fake_llm, monkeypatch) -> None:
+    """Mid-stream: the first piece shown, the status line naming the model and the phase
+    (its clock held still, so the picture does not depend on when it was taken)."""
+    from fakellm import Reply
+    from test_app_helpers import screen_text, wait_for
+
+    import tui.ui.status as status
+
+    monkeypatch.setattr(status, "clock", lambda: 1000.0)
+    fake_llm.script("alpha", Reply(text="The first words arrive, then the rest takes its time.", chunk_size=24,
+                                   chunk_delay=4))
+
+    async def streaming(pilot: Pilot) -> None:
+        await steady(pilot)
+        composer = pilot.app.query_one(Composer)
+        composer.insert("tell me slowly")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "The first words arrive," in screen_text(pilot.app))
+        await pilot.pause(0.3)
+
+    app = BatonApp(fake_profile(fake_llm.openai_base), env=FIXED_ENV, session_path=tmp_path / "s.toml")
+    assert snap_compare(app, terminal_size=SIZE, run_before=streaming)

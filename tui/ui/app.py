@@ -113,6 +113,7 @@ class BatonApp(App[None]):
         self._editing: str | None = None  # the question /edit put back in the composer
         self._queued: list[str] = []  # messages sent while an answer streams, in order
         self._side_choice: bool | None = None  # the person's F2 choice; None: by the width
+        self._checking_below = False
         # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
         self._blind: list[TimelineEvent] | None = None
         self._conversation = conversation or Conversation(active_model=profile.default_model)
@@ -368,11 +369,18 @@ class BatonApp(App[None]):
             await chat.show_end()
 
     def _new_output(self) -> None:
-        """A streamed piece arrived: say so when the person has scrolled away from the end."""
+        """A streamed piece arrived: once the screen has followed it (or not), say so when
+        the person has scrolled away from the end."""
+        if not self._checking_below:
+            self._checking_below = True
+            self.call_after_refresh(self._check_below)
+
+    def _check_below(self) -> None:
         from .status import StatusLine
 
+        self._checking_below = False
         chat = self.query_one(ChatPane)
-        away = chat.max_scroll_y - chat.scroll_y > 2
+        away = chat.max_scroll_y - max(chat.scroll_y, 0) > 2  # (a short chat sits below y=0)
         for status in self.query("#status").results(StatusLine):
             status.set_below(away)
 

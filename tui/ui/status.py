@@ -11,6 +11,8 @@ from textual.widgets import Static
 
 from .text import one_line
 
+clock = time.monotonic  # the status line's own clock (a snapshot test holds it still)
+
 
 class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
@@ -27,7 +29,7 @@ class StatusLine(Static):
     def begin(self, model: str, phase: str) -> None:
         """A turn starts: `phase` until the first token."""
         if not self.started:
-            self.started = time.monotonic()
+            self.started = clock()
         self.model, self.phase = model, phase
         self.streaming_since, self.chars = 0.0, 0
         self._timer.resume()
@@ -41,7 +43,7 @@ class StatusLine(Static):
 
     def streamed(self, chars: int) -> None:
         if not self.streaming_since:
-            self.streaming_since = time.monotonic()
+            self.streaming_since = clock()
             self.phase = "streaming"
         self.chars += chars
 
@@ -65,7 +67,7 @@ class StatusLine(Static):
     def redraw(self) -> None:
         left = ""
         if self.phase:
-            now = time.monotonic()
+            now = clock()
             parts = [self.model, self.phase, f"{now - self.started:.1f}s"]
             if self.streaming_since and now > self.streaming_since:
                 parts.append(f"{self.chars / 4 / (now - self.streaming_since):.0f} tok/s")
