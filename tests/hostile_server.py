@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -119,15 +120,22 @@ class HostileServer:
         return self
 
     def stop(self) -> None:
+        """Stop without ever closing a descriptor another thread may still be using.
+
+        A socket closed under a thread that is about to call accept() or recv() on it
+        frees its number for the next socket this process opens (the next test's
+        server), and the stale call then reads that socket's traffic. So: the accept
+        loop polls and is joined before the listening socket closes; connections are
+        only shut down here (which wakes their threads) and each thread closes its own.
+        """
         self.stopping.set()
-        self._sock.close()
         with self._lock:
             for conn in self._conns:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
-        for thread in self._threads:
-            thread.join(timeout=2)
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+        self._sock.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -137,15 +145,21 @@ class HostileServer:
 
     def _accept(self) -> None:
         while not self.stopping.is_set():
+            ready, _, _ = select.select([self._sock], [], [], 0.05)
+            if not ready:
+                continue
             try:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
             with self._lock:
+                if self.stopping.is_set():
+                    conn.close()
+                    return
                 self._conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+                thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+                self._threads.append(thread)
             thread.start()
-            self._threads.append(thread)
 
     # -- one request per connection ---------------------------------------------------
 
