@@ -77,7 +77,7 @@ def test_ask_json_is_exactly_the_documented_object(fake_llm, tmp_path):
     r = baton("ask", "--profile", str(profile), "--json", "task", tmp=tmp_path)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert set(out) == {"final_output", "model", "events", "usage", "cost_usd"}
+    assert set(out) == {"final_output", "model", "events", "alternatives", "usage", "cost_usd"}
     assert out["final_output"] == "beta's answer" and out["model"] == "beta"
     assert out["usage"] == {"input_tokens": 30, "output_tokens": 12}
     assert out["cost_usd"] == pytest.approx((10 * 1.0 + 5 * 2.0) / 1e6)  # beta has no price

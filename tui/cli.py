@@ -373,6 +373,7 @@ async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prom
                             "final_output": ev.final_output,
                             "model": ev.model,
                             "events": records,
+                            "alternatives": _alternatives(engine.conversation),
                             "usage": ev.usage.to_dict(),
                             "cost_usd": ev.cost_usd,
                         }, ensure_ascii=False) + "\n")
@@ -390,6 +391,13 @@ async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prom
         audit.close()
         if tools is not None:
             await tools.aclose()
+
+
+def _alternatives(conversation: Any) -> list[dict[str, Any]]:
+    """The answers to the question, each with whether the conversation goes on from it."""
+    on_path = {m.id for m in conversation.path()}
+    return [{"model": m.model, "text": m.content, "lane": m.lane, "partial": m.partial, "chosen": m.id in on_path}
+            for m in conversation.answers()]
 
 
 class _Output:

@@ -172,6 +172,16 @@ class Conversation:
             raise KeyError(leaf)
         self.leaf = leaf
 
+    def answers(self) -> list[Message]:
+        """Every answer to the active branch's last question, oldest first: regenerated
+        ones, a round's columns, a cut attempt a fallback replaced, and the one shown (a
+        judge's verdict is not an answer)."""
+        question = next((m for m in reversed(self.path()) if m.role == "user"), None)
+        if question is None:
+            return []
+        return [self.nodes[c] for c in self.children.get(question.id, ())
+                if self.nodes[c].role == "assistant" and self.nodes[c].lane != "judge"]
+
     def latest_under(self, message_id: str) -> str:
         """The newest end of the branches below a message (where stepping to it goes on)."""
         node = message_id
