@@ -92,6 +92,31 @@ def leaderboards(games: Iterable[Game]) -> dict[str, Board]:
     return boards
 
 
+@dataclass(frozen=True)
+class Leader:
+    """Who leads a board: the model with the best score, and how often it won."""
+
+    model: str
+    games: int
+    wins: int
+    ties: int
+
+    @property
+    def win_rate(self) -> float:
+        return (self.wins + self.ties / 2) / self.games
+
+
+def leaders(games: Iterable[Game]) -> dict[str, Leader]:
+    """"" (overall) and each task type -> its leader, for boards with games played."""
+    out: dict[str, Leader] = {}
+    for key, board in leaderboards(games).items():
+        ranked = [r for r in board.ranked() if r.games]
+        if ranked:
+            top = ranked[0]
+            out[key] = Leader(top.model, top.games, top.wins, top.ties)
+    return out
+
+
 def votes_path(env: Mapping[str, str] | None = None) -> Path:
     return data_dir(env) / "votes.jsonl"
 

@@ -24,6 +24,7 @@ from textual.widgets import Static
 
 from tui.core.conversation import Conversation
 from tui.core.events import (
+    ConsensusEvent,
     Event,
     HandoffEvent,
     ModelSelected,
@@ -123,6 +124,7 @@ class BatonApp(App[None]):
         self._mcp: Any = None
         self._run: Run | None = None
         self._last_route: RouteEvent | None = None
+        self._votes_seen: tuple[tuple[float, int] | None, dict[str, Any]] = (None, {})
         self._save_error: str | None = None
         self._early_keys: list[str] | None = []  # until the composer is mounted
 
@@ -351,7 +353,22 @@ class BatonApp(App[None]):
             task_types=tuple(dict.fromkeys([*TASK_TYPES, *profile.routing.tasks, *profile.routing.rules])),
             constraints=constraints,
             last_route=self._last_route.to_record() if self._last_route is not None else None,
+            leaders=self._leaders(),
         )
+
+    def _leaders(self) -> dict[str, Any]:
+        """Your leaderboard's leader per task type, read again only when the votes file changed."""
+        from tui.core import votes
+
+        path = votes.votes_path(self.env)
+        try:
+            stat = path.stat()
+            key: tuple[float, int] | None = (stat.st_mtime, stat.st_size)
+        except OSError:
+            key = None
+        if key != self._votes_seen[0]:
+            self._votes_seen = (key, dict(votes.leaders(votes.load(self.env))) if key else {})
+        return self._votes_seen[1]
 
     # ---------------------------------------------------------------- runs
 
@@ -544,8 +561,8 @@ class BatonApp(App[None]):
     def _state_event(self, event: Event) -> None:
         if isinstance(event, RouteEvent):
             self._last_route = event
-        if isinstance(event, (RouteEvent, HandoffEvent, ModelSelected)):
-            self.refresh_routing()
+        if isinstance(event, (RouteEvent, HandoffEvent, ModelSelected, ConsensusEvent)):
+            self.refresh_routing()  # a judge's ranking moves your leaderboard too
 
     # ------------------------------------------------------------- sessions
 

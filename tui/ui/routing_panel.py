@@ -32,6 +32,8 @@ class RoutingState:
     task_types: tuple[str, ...]
     constraints: str
     last_route: Mapping[str, Any] | None = None
+    # Task type ("" overall) -> who leads your leaderboard there (tui.core.votes.Leader).
+    leaders: Mapping[str, Any] | None = None
 
 
 class RoutingPanel(VerticalScroll):
@@ -77,6 +79,8 @@ class RoutingPanel(VerticalScroll):
                               tooltip="The model for that task")
         yield Static(Content("Last decision"), classes="heading")
         yield Static(self._last_route(state), id="last-route")
+        yield Static(Content("Your leader"), classes="heading")
+        yield Static(self._leader(state, None), id="leader")
         yield Static(Content("Constraints"), classes="heading")
         yield Static(self._constraints(state), id="constraints")
         yield Static(Content("MCP servers"), classes="heading mcp")
@@ -94,6 +98,22 @@ class RoutingPanel(VerticalScroll):
         if not route:
             return Content.styled("none yet", "dim")
         return Content(one_line(f"{route.get('task_type')} → {route.get('model')}: {route.get('reason')}", 200))
+
+    @staticmethod
+    def _leader(state: RoutingState, task: object) -> Content:
+        """For the task in the rule editor, else the last route's, else overall: the model
+        your votes, picks and judges rank first, and how often it won."""
+        if not isinstance(task, str):
+            task = str((state.last_route or {}).get("task_type") or "")
+        leaders = state.leaders or {}
+        leader = leaders.get(task)
+        where = task or "overall"
+        if leader is None and task:
+            leader, where = leaders.get(""), f"overall (none yet for {task})"
+        if leader is None:
+            return Content.styled("no votes yet (/compare, /pick, consensus)", "dim")
+        rate = f"{leader.win_rate:.0%}"
+        return Content(one_line(f"{where}: {leader.model} · won {rate} of {leader.games} games", 200))
 
     @staticmethod
     def _constraints(state: RoutingState) -> Content:
@@ -120,6 +140,7 @@ class RoutingPanel(VerticalScroll):
             self._show_rule_model(task_select.value)
         self.query_one("#rules", Static).update(self._rules(state))
         self.query_one("#last-route", Static).update(self._last_route(state))
+        self._show_leader()
         self.query_one("#constraints", Static).update(self._constraints(state))
 
     def show_servers(self, statuses: Mapping[str, Any]) -> None:
@@ -139,6 +160,10 @@ class RoutingPanel(VerticalScroll):
                 lines.append(Content.styled(one_line("  " + tool_names, 200), "dim"))
         self.query_one("#mcp", Static).update(Content("\n").join(lines))
 
+    def _show_leader(self) -> None:
+        task = self.query_one("#rule-task", Select).value
+        self.query_one("#leader", Static).update(self._leader(self._state, task))
+
     def _show_rule_model(self, task: object) -> None:
         rule_model = self.query_one("#rule-model", Select)
         model = self._state.rules.get(task) if isinstance(task, str) else None
@@ -157,6 +182,7 @@ class RoutingPanel(VerticalScroll):
         elif event.select.id == "rule-task":
             with self.prevent(Select.Changed):
                 self._show_rule_model(value)
+            self._show_leader()
         elif event.select.id == "rule-model" and isinstance(value, str):
             task = self.query_one("#rule-task", Select).value
             if isinstance(task, str) and self._state.rules.get(task) != value:

@@ -210,6 +210,7 @@ class RunPresenter:
             await self.chat.add_line(f"↯ fallback {event.from_model} → {event.to_model}: {event.error}", "error")
         elif isinstance(event, (ParallelEvent, ConsensusEvent)):
             (await self._round()).show_outcome(round_outcome(event.to_record()))
+            self.on_state(event)
         elif isinstance(event, NoticeEvent):
             self.notify(one_line(event.message, 300), "warning")
 
