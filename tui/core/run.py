@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from .conversation import Conversation
@@ -20,6 +21,7 @@ from .types import Usage
 Apply = Callable[[Event], None]
 
 _END = object()
+SLICE_S = 0.005  # the longest a run works before the event loop gets a turn
 
 
 class Run:
@@ -86,11 +88,18 @@ class Run:
         return self.result
 
     async def _produce(self) -> None:
+        clock = time.perf_counter
+        slice_end = clock() + SLICE_S
         try:
             async for event in self._events:
                 self._emit(event)
                 if isinstance(event, (RunFinished, RunFailed)):
                     break
+                if clock() > slice_end:
+                    # A fast stream's socket is never empty, so reading it never waits:
+                    # give the loop (keys, the screen) a turn every few milliseconds.
+                    await asyncio.sleep(0)
+                    slice_end = clock() + SLICE_S
         except asyncio.CancelledError:
             self._cancelled()
         except Exception as exc:  # a bug of ours ends the run in one line, never silently
