@@ -73,5 +73,7 @@ class StatusLine(Static):
                 parts.append(f"{self.chars / 4 / (now - self.streaming_since):.0f} tok/s")
             left = ("↓ new output below (ctrl+end) · " if self.below else "● ") + " · ".join(p for p in parts if p)
         width = max(0, self.size.width - len(self.totals) - 1)
+        # One line of fixed height: no layout, or each redraw would re-arrange the whole
+        # screen (a long chat's every block) twice a second while an answer streams.
         self.update(Content(one_line(left, max(width, 1)).ljust(width) + " " + self.totals if left else
-                            self.totals.rjust(self.size.width)))
+                            self.totals.rjust(self.size.width)), layout=False)
