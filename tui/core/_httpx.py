@@ -20,6 +20,16 @@ if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
     _stub.main = main  # type: ignore[attr-defined]
     sys.modules["httpx._main"] = _stub
 
+import functools  # noqa: E402
+import ssl  # noqa: E402
+
 import httpx  # noqa: E402
 
-__all__ = ["httpx"]
+__all__ = ["httpx", "ssl_context"]
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client: building one reads the CA bundle (about 0.1 s),
+    which each new client would otherwise do again, on the event loop."""
+    return httpx.create_ssl_context()

@@ -271,6 +271,7 @@ class BatonApp(App[None]):
         self.call_after_refresh(chat.scroll_end, animate=False)
         if {n for n in self.profile.mcp_servers if n not in self.blocked_servers}:
             self.start_mcp()
+        _warm_up()
 
     # ------------------------------------------------------------ the engine
 
@@ -853,6 +854,26 @@ class BatonApp(App[None]):
             await self._controller.aclose()
         if self._mcp is not None:
             await self._mcp.aclose()
+
+
+def _warm_up() -> None:
+    """After the first frame, in a thread: import what the first answer needs (httpx, the
+    engine, Markdown, the TLS context), so Enter does not wait for it on the event loop; then freeze what
+    is alive so far (modules, the app), which the collector would otherwise walk in every
+    full collection: 55-70 ms pauses, four in a 20,000-word answer, each one a late key."""
+    import gc
+    import threading
+
+    def work() -> None:
+        import rich.markdown  # noqa: F401
+
+        import tui.core.engine  # noqa: F401
+        from tui.core._httpx import ssl_context
+
+        ssl_context()
+        gc.freeze()
+
+    threading.Thread(target=work, name="baton-warm-up", daemon=True).start()
 
 
 def _records(events: list[TimelineEvent]) -> list[dict[str, Any]]:

@@ -84,7 +84,7 @@ class TurnRunner:
     def provider(self, spec: ModelSpec) -> Provider:
         key = (spec.provider.name, spec.provider.base_url)
         if key not in self._providers:
-            from .._httpx import httpx
+            from .._httpx import httpx, ssl_context
             from ..providers import make_provider
 
             secret = api_key(spec.provider, self.env)  # a missing key fails here, before any request
@@ -93,6 +93,7 @@ class TurnRunner:
                 self._client = httpx.AsyncClient(
                     timeout=httpx.Timeout(120.0, connect=10.0),
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                    verify=ssl_context(),
                 )
             self._providers[key] = make_provider(spec.provider, secret, client=self._client)
         return self._providers[key]

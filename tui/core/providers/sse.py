@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from tui.core._httpx import httpx
+from tui.core._httpx import httpx, ssl_context
 
 from .. import text as _text
 from .base import (
@@ -182,7 +182,7 @@ def new_client(timeout: float) -> httpx.AsyncClient:
     # No retries of the transport's own: the engine's one retry budget is the only one.
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-        transport=httpx.AsyncHTTPTransport(retries=0),
+        transport=httpx.AsyncHTTPTransport(retries=0, verify=ssl_context()),
     )
 
 
