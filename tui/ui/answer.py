@@ -140,9 +140,12 @@ class AnswerView(Vertical):
 
     def show_alternative(self, alternative: tuple[int, int] | None) -> None:
         """Say which of its question's answers this is ("2/2"), or nothing when it is the only one."""
+        if alternative == self.alternative:
+            return
         self.alternative = alternative
-        if self.is_mounted:
-            self.query_one(".label", Static).update(self._label())
+        label = next((c for c in self.children if isinstance(c, Static) and c.has_class("label")), None)
+        if label is not None:  # (a view not composed yet shows it when it is)
+            label.update(self._label())
 
     def compose(self) -> ComposeResult:
         yield Static(self._label(), classes="label")
