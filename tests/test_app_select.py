@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fakellm import FakeLLM, Reply
 from test_app import SIZE, make_app, type_and_send
 from test_app_helpers import idle, screen_text, wait_for
@@ -132,7 +133,8 @@ async def test_c_b_and_q_copy_the_message_its_code_blocks_in_turn_and_quote_it(
         await pilot.press("q")
         composer = app.query_one(Composer)
         assert app.focused is composer
-        assert composer.text == "> Two ways:\n>\n> ```python\n> print(1)\n> ```\n>\n> or\n>\n> ```sh\n> echo 2\n> ```\n\n"
+        assert composer.text == ("> Two ways:\n>\n> ```python\n> print(1)\n> ```\n>\n> or\n>\n"
+                                 "> ```sh\n> echo 2\n> ```\n\n")
         assert composer.cursor_location == composer.document.end
         assert app.query_one(ChatPane).selected is None
 
@@ -176,7 +178,8 @@ async def test_alt_digit_picks_from_the_composer_only_after_a_round(fake_llm: Fa
         await type_and_send(pilot, "/parallel alpha beta -- tabs or spaces?")
         await idle(pilot, app)
         assert "alt+1-9" in screen_text(app)
-        await pilot.press("alt+1")
+        # tmux and xterm send alt+1 as escape then 1, which Textual reads as "¡" (option+1 on macOS)
+        await pilot.press("inverted_exclamation_mark")
         await wait_for(pilot, lambda: "going on with answer 1 (alpha)" in screen_text(app))
         assert app.query_one(Composer).text == ""
         await type_and_send(pilot, "why?")
@@ -217,7 +220,9 @@ async def test_an_unvoted_compare_reloads_blind_and_a_key_votes(fake_llm: FakeLL
     assert first in json.dumps(request(fake_llm, "alpha"))
 
 
-async def test_alt_t_votes_a_tie_from_the_composer(fake_llm: FakeLLM, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("key", "verdict"), [("alt+t", "a tie between"), ("trade_mark_sign", " over ")])
+async def test_alt_keys_vote_from_the_composer(fake_llm: FakeLLM, tmp_path: Path, key: str, verdict: str) -> None:
+    """alt+t: a tie; alt+2 (which tmux and xterm deliver as "™"): B."""
     fake_llm.script("beta", Reply(text="one"))
     fake_llm.script("gamma", Reply(text="two"))
     app = make_app(fake_llm, tmp_path)
@@ -225,10 +230,14 @@ async def test_alt_t_votes_a_tie_from_the_composer(fake_llm: FakeLLM, tmp_path: 
         await type_and_send(pilot, "/compare beta gamma -- say something")
         await wait_for(pilot, lambda: "/vote A" in screen_text(app))
         await idle(pilot, app)
-        await pilot.press("alt+t")
-        await wait_for(pilot, lambda: "a tie between" in screen_text(app))
+        assert "Vote B" in screen_text(app)
+        await pilot.press(key)
+        await wait_for(pilot, lambda: verdict in screen_text(app))
         assert app.query_one(Composer).text == ""
-    assert any(e.type == "vote" and e.tie for e in app.conversation.events)  # type: ignore[attr-defined]
+    vote = next(e for e in app.conversation.events if e.type == "vote")
+    assert vote.tie is (key == "alt+t")  # type: ignore[attr-defined]
+    b = next(m for m in app.conversation.nodes.values() if m.lane == "B")
+    assert key == "alt+t" or vote.winner == b.model  # type: ignore[attr-defined]
 
 
 async def test_the_selection_walks_the_whole_windowed_conversation(fake_llm: FakeLLM, tmp_path: Path) -> None:

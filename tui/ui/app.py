@@ -37,7 +37,7 @@ from tui.core.profile import Profile
 
 from .chat import ChatPane
 from .notices import SETUP_NOTICE, WELCOME, last_code_block, provider_problem
-from .select import alternative_place, pending_compare, round_key_applies
+from .select import ALT_DIGITS, alternative_place, pending_compare, round_key_applies
 from .text import COMPOSER_HINT
 
 if TYPE_CHECKING:
@@ -66,12 +66,15 @@ class BatonApp(App[None]):
     BINDINGS = [
         Binding("ctrl+up,alt+up", "select_message", "Select", id="select", key_display="^↑",
                 tooltip="Select the last message; then up and down move, and keys act on the one selected"),
-        *(Binding(f"alt+{n}", f"round_key('pick', {n})", "Pick", id=f"pick_{n}", show=n == 1, priority=True,
-                  key_display="alt+1-9", tooltip="Go on from answer N of the round alone (/pick N)")
+        *(Binding(f"alt+{n},{ALT_DIGITS[n - 1]}", f"round_key('pick', {n})", "Pick", id=f"pick_{n}", show=n == 1,
+                  priority=True, key_display="alt+1-9", tooltip="Go on from answer N of the round alone (/pick N)")
           for n in range(1, 10)),
-        *(Binding(f"alt+{key}", f"round_key('vote', {choice!r})", text, id=f"vote_{key}", priority=True,
-                  tooltip=f"/vote {choice}: which answer of the blind compare was better")
-          for key, choice, text in (("a", "A", "Vote A"), ("b", "B", "Vote B"), ("t", "tie", "Tie"))),
+        *(Binding(keys, f"round_key('vote', {choice!r})", text, id=f"vote_{choice.lower()}", priority=True,
+                  key_display=display, tooltip=f"/vote {choice}: which answer of the blind compare was better")
+          for keys, choice, text, display in (
+              (f"alt+a,alt+1,{ALT_DIGITS[0]}", "A", "Vote A", "alt+1"),
+              (f"alt+b,alt+2,{ALT_DIGITS[1]}", "B", "Vote B", "alt+2"),
+              ("alt+t", "tie", "Tie", None))),
         Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Stop the streaming answer; what arrived stays"),
         Binding("ctrl+o", "copy_answer", "Copy answer", id="copy_answer",
                 tooltip="Copy the last answer to the terminal clipboard (OSC 52)"),

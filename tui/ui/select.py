@@ -27,6 +27,12 @@ if TYPE_CHECKING:
         def copy_to_clipboard(self, text: str) -> None: ...
 
 
+# Most terminals send alt+1..9 as escape then the digit, which Textual reads as the
+# characters macOS types for option+1..9 (as it does on macOS): these keys are alt+1..9 too.
+# (alt+b reaches Textual as ctrl+left in those terminals: alt+2 votes B as well.)
+ALT_DIGITS = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign", "infinity",
+              "section_sign", "pilcrow_sign", "bullet", "ª")
+
 # key(s), what, its argument, footer text, shown in the footer, how the footer shows the key
 KEYS: list[tuple[str, str, object, str, bool, str | None]] = [
     ("up,k", "move", -1, "Select", True, "↑↓"),
