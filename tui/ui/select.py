@@ -35,21 +35,21 @@ ALT_DIGITS = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cen
 
 # key(s), what, its argument, footer text, shown in the footer, how the footer shows the key
 KEYS: list[tuple[str, str, object, str, bool, str | None]] = [
-    ("up,k", "move", -1, "Select", True, "↑↓"),
-    ("down,j", "move", 1, "", False, None),
-    ("escape", "leave", None, "Back", True, None),
-    ("c", "copy", None, "Copy", True, None),
-    ("b", "code", None, "Code", True, None),
-    ("q", "quote", None, "Quote", True, None),
-    ("r", "regen", None, "Again", True, None),
-    ("R", "regen_with", None, "Again with…", True, None),
-    ("left", "step", -1, "Alternatives", True, "←→"),
-    ("right", "step", 1, "", False, None),
-    ("e", "edit", None, "Edit", True, None),
-    *((str(n), "pick", n, "Pick", n == 1, "1-9") for n in range(1, 10)),
     ("a", "vote", "A", "Vote A", True, None),
     ("b", "vote", "B", "Vote B", True, None),
     ("t", "vote", "tie", "Tie", True, None),
+    *((str(n), "pick", n, "Pick", n == 1, "1-9") for n in range(1, 10)),
+    ("c", "copy", None, "Copy", True, None),
+    ("b", "code", None, "Code", True, None),
+    ("q", "quote", None, "Quote", True, None),
+    ("e", "edit", None, "Edit", True, None),
+    ("r", "regen", None, "Again", True, None),
+    ("R", "regen_with", None, "Again with", True, None),
+    ("left", "step", -1, "Alternative", True, "←→"),
+    ("right", "step", 1, "", False, None),
+    ("up,k", "move", -1, "Move", True, "↑↓"),
+    ("down,j", "move", 1, "", False, None),
+    ("escape", "leave", None, "Back", True, None),
 ]
 BINDINGS: list[BindingType] = [Binding(keys, f"act({name!r}, {arg!r})", text, show=show, key_display=display)
             for keys, name, arg, text, show, display in KEYS]
@@ -129,10 +129,10 @@ def message_of(chat: ChatPane, item: Item) -> Message | None:
     """The message an item shows (found on the branch by its text when it was shown
     before the conversation had it)."""
     conversation = _host(chat).conversation
-    if item.ref is not None:
-        return conversation.nodes.get(item.ref)
     if item.kind not in ("user", "answer"):
         return None
+    if item.ref is not None:
+        return conversation.nodes.get(item.ref)
     role, text = ("user" if item.kind == "user" else "assistant"), item.search()
     found = next((m for m in reversed(conversation.path()) if m.role == role and m.content == text), None)
     item.ref = found.id if found is not None else None
