@@ -258,3 +258,22 @@ async def test_the_selection_walks_the_whole_windowed_conversation(fake_llm: Fak
         assert selected(app) == "message number 1"
         await pilot.press("c")
         assert app.clipboard == "message number 1"
+
+
+async def test_engine_regenerates_an_earlier_question_by_id_and_only_a_question(fake_llm: FakeLLM) -> None:
+    from test_tree import engine
+
+    from tui.core.engine import drain
+    from tui.core.events import RunFailed
+
+    fake_llm.script("alpha", Reply(text="one"), Reply(text="two"), Reply(text="one again"))
+    e = engine(fake_llm)
+    await drain(e.send("first"))
+    await drain(e.send("second"))
+    first, answer = e.conversation.path()[:2]
+    refused = await drain(e.regenerate(question_id=answer.id))
+    assert any(isinstance(ev, RunFailed) for ev in refused) and len(fake_llm.requests_for("alpha")) == 2
+    await drain(e.regenerate(question_id=first.id))
+    assert [m["content"] for m in request(fake_llm, "alpha")] == ["first"]
+    assert [m.content for m in e.conversation.path()] == ["first", "one again"]
+    assert [m.content for m in e.conversation.siblings(answer.id)] == ["one", "one again"]

@@ -168,19 +168,18 @@ def takes(chat: ChatPane, key: str) -> bool:
 
 
 def applies(chat: ChatPane, name: object, arg: object = None) -> bool:
+    """Whether the key for `name` (with `arg`) does something to the selected message."""
     item = chat.selected_item()
     if item is None:
         return False
     if name in ("move", "leave", "copy", "quote"):
         return True
     conversation = _host(chat).conversation
-    if name in ("vote", "pick"):
-        if item.kind != "round":
-            return False
-        question = pending_compare(conversation) if name == "vote" else None
-        if name == "vote":
-            return question is not None and item.ref == question.id
-        found = latest_round(conversation)
+    if name == "vote":  # on the compare waiting for a vote
+        question = pending_compare(conversation) if item.kind == "round" else None
+        return question is not None and item.ref == question.id
+    if name == "pick":  # on the round /pick acts on
+        found = latest_round(conversation) if item.kind == "round" else None
         return found is not None and item.ref == found[0].id and isinstance(arg, int) and arg <= len(found[1])
     if name == "code":
         return not applies(chat, "vote", "B") and bool(code_blocks(selected_text(chat)[0]))
