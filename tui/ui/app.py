@@ -702,7 +702,7 @@ class BatonApp(App[None]):
         if index is None:
             self.notify("nothing to select yet", markup=False)
             return
-        chat.focus()
+        self.screen.set_focus(chat)  # now, not later: the keys that follow act on the selection
         await chat.select(index)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

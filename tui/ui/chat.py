@@ -430,10 +430,13 @@ class ChatPane(VerticalScroll):
         await select.act(self, name, argument)
 
     async def on_key(self, event: events.Key) -> None:
-        """A printable key no selection key takes goes back to the composer, typed there."""
-        if self.selected is None or not event.is_printable or not event.character:
+        """A printable key no selection key takes goes back to the composer, typed there
+        (and so do keys typed on while the selection was leaving)."""
+        if not event.is_printable or not event.character:
             return
-        if select.takes(self, event.key):
+        if self.selected is not None and select.takes(self, event.key):
+            return
+        if self.selected is None and self.app.focused is self:
             return
         event.stop()
         event.prevent_default()

@@ -268,12 +268,12 @@ async def leave(chat: ChatPane, typed: str = "", *, block: bool = False) -> None
     the composer holds (a `block` starts on a line of its own)."""
     from .composer import Composer
 
-    await chat.select(None)
-    await chat.show_end()  # and follow what arrives again
     composer = chat.app.query_one("#composer", Composer)
     if block and composer.text and not composer.text.endswith("\n"):
         typed = "\n\n" + typed
     if typed:
         composer.move_cursor(composer.document.end)
         composer.insert(typed)
-    composer.focus()
+    chat.screen.set_focus(composer)  # now, not later: keys typed on go there
+    await chat.select(None)
+    await chat.show_end()  # and follow what arrives again
