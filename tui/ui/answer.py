@@ -66,10 +66,18 @@ class AnswerView(Vertical):
     """One model's answer: a label naming the model, then its Markdown."""
 
     def __init__(
-        self, model: str, text: str = "", *, purpose: str = "answer", partial: bool = False, settled: bool = False
+        self,
+        model: str,
+        text: str = "",
+        *,
+        purpose: str = "answer",
+        partial: bool = False,
+        settled: bool = False,
+        alternative: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(classes="answer")
         self.settled = settled
+        self.alternative = alternative  # (n, of): its place among its question's answers
         self.model = model
         self.purpose = purpose
         self.partial = partial
@@ -117,7 +125,8 @@ class AnswerView(Vertical):
 
     def copy(self) -> AnswerView:
         """A settled view of the same answer (to mount again after unmounting)."""
-        return AnswerView(self.model, self.text, purpose=self.purpose, partial=self.partial, settled=True)
+        return AnswerView(self.model, self.text, purpose=self.purpose, partial=self.partial, settled=True,
+                          alternative=self.alternative)
 
     # ------------------------------------------------------------------ compose
 
@@ -125,7 +134,18 @@ class AnswerView(Vertical):
         note = PURPOSE_LABELS.get(self.purpose, "")
         if self.partial:
             note = f"{note} · partial" if note else "partial"
-        return Content.assemble((visible(self.model), "bold"), (f" · {note}" if note else "", "italic"))
+        place = f"  ‹ {self.alternative[0]}/{self.alternative[1]} ›" if self.alternative else ""
+        return Content.assemble((visible(self.model), "bold"), (f" · {note}" if note else "", "italic"),
+                                (place, "bold"))
+
+    def show_alternative(self, alternative: tuple[int, int] | None) -> None:
+        """Say which of its question's answers this is ("2/2"), or nothing when it is the only one."""
+        if alternative == self.alternative:
+            return
+        self.alternative = alternative
+        label = next((c for c in self.children if isinstance(c, Static) and c.has_class("label")), None)
+        if label is not None:  # (a view not composed yet shows it when it is)
+            label.update(self._label())
 
     def compose(self) -> ComposeResult:
         yield Static(self._label(), classes="label")

@@ -38,6 +38,7 @@ from tui.core.profile import Profile
 
 from .chat import ChatPane
 from .notices import SETUP_NOTICE, WELCOME, last_code_block, provider_problem
+from .select import ALT_DIGITS, alternative_place, pending_compare, round_key_applies
 from .text import COMPOSER_HINT
 
 if TYPE_CHECKING:
@@ -64,6 +65,17 @@ class BatonApp(App[None]):
     CSS_PATH = Path(__file__).parent / "baton.tcss"  # absolute, so subclasses anywhere find it
     TITLE = "Baton"
     BINDINGS = [
+        Binding("ctrl+up,alt+up", "select_message", "Select", id="select", key_display="^↑",
+                tooltip="Select the last message; then up and down move, and keys act on the one selected"),
+        *(Binding(f"alt+{n},{ALT_DIGITS[n - 1]}", f"round_key('pick', {n})", "Pick", id=f"pick_{n}", show=n == 1,
+                  priority=True, key_display="alt+1-9", tooltip="Go on from answer N of the round alone (/pick N)")
+          for n in range(1, 10)),
+        *(Binding(keys, f"round_key('vote', {choice!r})", text, id=f"vote_{choice.lower()}", priority=True,
+                  key_display=display, tooltip=f"/vote {choice}: which answer of the blind compare was better")
+          for keys, choice, text, display in (
+              (f"alt+a,alt+1,{ALT_DIGITS[0]}", "A", "Vote A", "alt+1"),
+              (f"alt+b,alt+2,{ALT_DIGITS[1]}", "B", "Vote B", "alt+2"),
+              ("alt+t", "tie", "Tie", None))),
         Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Stop the streaming answer; what arrived stays"),
         Binding("ctrl+o", "copy_answer", "Copy answer", id="copy_answer",
                 tooltip="Copy the last answer to the terminal clipboard (OSC 52)"),
@@ -115,9 +127,9 @@ class BatonApp(App[None]):
         self._queued: list[str] = []  # messages sent while an answer streams, in order
         self._side_choice: bool | None = None  # the person's F2 choice; None: by the width
         self._checking_below = False
-        # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
-        self._blind: list[TimelineEvent] | None = None
         self._conversation = conversation or Conversation(active_model=profile.default_model)
+        # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
+        self._blind: list[TimelineEvent] | None = [] if pending_compare(self._conversation) else None
         self._notices = list(notices)
         self._controller: Controller | None = None
         self._autosave: AutoSave | None = None
@@ -144,7 +156,7 @@ class BatonApp(App[None]):
         conversation = self.conversation
         with Horizontal(id="main"):
             yield ChatPane(conversation.messages, _records(conversation.events), self._notice(check=False),
-                           id="chat")
+                           alternative=self._alternative, id="chat")
             yield Vertical(id="side")
         # The TextArea costs ~17 ms to import and lay out (bench/README.md): the first
         # frame shows a stand-in drawn the same, and the real composer replaces it next.
@@ -314,6 +326,11 @@ class BatonApp(App[None]):
 
     async def show_conversation(self) -> None:
         conversation = self.conversation
+        if pending_compare(conversation) is None:  # names stay hidden until the vote
+            self._blind = None
+        elif self._blind is None:
+            self._blind = []
+        self._layout(self.size.width)
         await self.query_one(ChatPane).show_conversation(conversation.messages, _records(conversation.events),
                                                          self._notice())
         from .timeline import Timeline
@@ -322,6 +339,10 @@ class BatonApp(App[None]):
             timeline.reset(_records(conversation.events))
         self.refresh_routing()
         self.show_totals()
+        self.refresh_bindings()
+
+    def _alternative(self, message_id: str) -> tuple[int, int] | None:
+        return alternative_place(self.conversation, message_id)
 
     def refresh_routing(self) -> None:
         from .routing_panel import RoutingPanel
@@ -495,6 +516,7 @@ class BatonApp(App[None]):
                 await self.show_conversation()  # the new, shorter branch
             if self._queued and self._run is None:
                 self.call_later(self._send_queued)
+            self.refresh_bindings()  # the round keys apply, or no longer
 
     async def _send_queued(self) -> None:
         if self._queued and self._run is None:
@@ -690,6 +712,32 @@ class BatonApp(App[None]):
         from .steering import alternative
 
         await alternative(self, step)
+
+    async def action_select_message(self) -> None:
+        """Select the last message of the chat (keys then act on it; escape comes back)."""
+        chat = self.query_one(ChatPane)
+        index = chat.next_selectable(None, -1)
+        if index is None:
+            self.notify("nothing to select yet", markup=False)
+            return
+        self.screen.set_focus(chat)  # now, not later: the keys that follow act on the selection
+        await chat.select(index)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_message":
+            chats = self.query("#chat")
+            return bool(chats) and self.query_one(ChatPane).next_selectable(None, -1) is not None
+        if action == "round_key":
+            name, argument = parameters
+            return not self.screen.is_modal and round_key_applies(self.conversation, str(name), argument)
+        return True
+
+    async def action_round_key(self, name: str, argument: object) -> None:
+        """/pick N or /vote from anywhere, while they apply."""
+        from tui.core.commands import Command
+
+        await self.run_command(Command(name, text=str(argument)))
+        self.refresh_bindings()
 
     # ------------------------------------------------------ routing panel
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -17,8 +18,10 @@ from textual.widgets import Static
 
 from tui.core.types import Message
 
+from . import select
 from .answer import PURPOSE_LABELS, AnswerView
 from .views import (
+    Alternative,
     ChatLine,
     Item,
     RoundView,
@@ -52,10 +55,14 @@ class ChatPane(VerticalScroll):
     when a conversation opens, a batch more as the person scrolls past either end, at
     most `WINDOW` at once (items far from the view are unmounted and rebuilt when they
     come back). Home and End jump to either end; `find` jumps to a match.
+
+    Any message can be selected (`select`): the selection moves through the whole
+    conversation, mounting what it reaches, and keys act on it (see select.py).
     """
 
     BATCH = 25
     WINDOW = 100
+    BINDINGS = select.BINDINGS
 
     def __init__(
         self,
@@ -63,10 +70,14 @@ class ChatPane(VerticalScroll):
         events: Sequence[dict[str, Any]] = (),
         notice: str | None = None,
         *,
+        alternative: Alternative | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self._initial = (messages, events, notice)
+        self.alternative = alternative  # an answer's place among its question's answers, by id
+        self.selected: int | None = None  # the index of the selected item
+        self.code_turn = 0  # the next code block `b` copies from the selected message
         self._items: list[Item] = []
         self._lo = self._hi = 0  # the mounted window of items
         self._moving = False
@@ -76,7 +87,7 @@ class ChatPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         messages, events, notice = self._initial
         self._initial = ((), (), None)
-        self._items = conversation_items(messages, events)
+        self._items = conversation_items(messages, events, self.alternative)
         self._lo, self._hi = max(0, len(self._items) - self.BATCH), len(self._items)
         yield self._mark("earlier")
         if notice:
@@ -140,6 +151,8 @@ class ChatPane(VerticalScroll):
         for i in indexes:
             item = self._items[i]
             item.widgets = item.make()
+            if i == self.selected and item.widgets:
+                item.widgets[0].add_class("-selected")
             widgets.extend(item.widgets)
         return widgets
 
@@ -299,7 +312,9 @@ class ChatPane(VerticalScroll):
         doomed = [w for item in self._items for w in item.widgets or ()]
         doomed.extend(self.query(".notice"))
         await self.remove_children(doomed)
-        self._items = conversation_items(messages, events)
+        self.selected = None
+        self.refresh_bindings()
+        self._items = conversation_items(messages, events, self.alternative)
         self._lo = self._hi = len(self._items)
         self._found = self._found_widget = None
         if notice:
@@ -331,3 +346,103 @@ class ChatPane(VerticalScroll):
 
     async def add_line(self, text: str, kind: str = "info") -> None:
         await self._append(ChatLine(text, kind))
+
+    # ------------------------------------------------------------------ selection
+
+    @property
+    def items(self) -> list[Item]:
+        return self._items
+
+    def selected_item(self) -> Item | None:
+        return self._items[self.selected] if self.selected is not None else None
+
+    def selected_widget(self) -> Widget | None:
+        return self._first_widget(self.selected) if self.selected is not None else None
+
+    def next_selectable(self, start: int | None, step: int) -> int | None:
+        """The nearest item the person can select from `start` on (the last one from None)."""
+        i = len(self._items) if start is None else start
+        while 0 <= i + step < len(self._items):
+            i += step
+            if self._items[i].kind is not None:
+                return i
+        return None
+
+    async def select(self, index: int | None) -> None:
+        """Highlight item `index` (mounting it if it is outside the window) and scroll it
+        into view; None clears the selection."""
+        old = self.selected_widget()
+        if old is not None:
+            old.remove_class("-selected")
+        self.selected, self.code_turn = index, 0
+        self.refresh_bindings()
+        if index is None:
+            return
+        self.release_anchor()
+        if not self._lo <= index < self._hi:
+            self._moving = True
+            if index < self._lo:
+                lo = max(0, min(self._lo - self.BATCH, index))
+                await self._set_window(lo, min(self._hi, lo + self.WINDOW))
+            else:
+                hi = min(len(self._items), max(self._hi + self.BATCH, index + 1))
+                await self._set_window(max(self._lo, hi - self.WINDOW), hi)
+        widget = self.selected_widget()
+        if widget is None:
+            self._settle_scroll(lambda: None)
+            return
+        widget.add_class("-selected")
+        self._settle_scroll(lambda: self.scroll_to_widget(widget, animate=False, immediate=True))
+
+    def bind(self, message: Message) -> None:
+        """`message` is now in the conversation: the latest item showing it, not bound yet,
+        takes its id (a round's item, its question's); answers say their place again."""
+        kind = ("user" if message.role == "user" else None if message.role != "assistant"
+                else "answer" if message.lane is None else None if message.lane == "judge" else "round")
+        for item in reversed(self._items):
+            if item.kind != kind or item.ref is not None or not item.widgets:
+                continue
+            if kind == "round":
+                item.ref = message.parent
+            elif item.search() == message.content:
+                item.ref = message.id
+            else:
+                continue
+            break
+        if kind == "answer":
+            self.relabel()
+
+    def relabel(self) -> None:
+        """Each mounted answer shows its place among its question's answers ("2/3")."""
+        if self.alternative is None:
+            return
+        for item in self._items[self._lo : self._hi]:
+            widget = item.widgets[0] if item.widgets else None
+            if item.kind == "answer" and item.ref is not None and isinstance(widget, AnswerView):
+                widget.show_alternative(self.alternative(item.ref))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act":
+            return select.applies(self, *parameters)
+        return True
+
+    async def action_act(self, name: str, argument: object = None) -> None:
+        await select.act(self, name, argument)
+
+    async def on_key(self, event: events.Key) -> None:
+        """A printable key no selection key takes goes back to the composer, typed there
+        (and so do keys typed on while the selection was leaving)."""
+        if not event.is_printable or not event.character:
+            return
+        if self.selected is not None and select.takes(self, event.key):
+            return
+        if self.selected is None and self.app.focused is self:
+            return
+        event.stop()
+        event.prevent_default()
+        await select.leave(self, event.character)
+
+    def on_blur(self) -> None:
+        focused = self.screen.focused
+        if self.selected is not None and focused is not None and focused is not self and self.app.screen is self.screen:
+            self.call_later(self.select, None)

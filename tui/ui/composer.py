@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from .select import ALT_DIGITS
 from .text import COMPOSER_HINT
 
 
@@ -96,6 +97,11 @@ class Composer(TextArea):
             self.action_newline()
             return
         await super()._on_key(event)
+
+    def check_consume_key(self, key: str, character: str | None = None) -> bool:
+        """The option+digit characters are alt+1..9 in most terminals: the app's round keys
+        (select.ALT_DIGITS) see them first, and they are typed here when those do not apply."""
+        return key not in ALT_DIGITS and super().check_consume_key(key, character)
 
     def action_submit(self) -> None:
         text = self.text.strip()

@@ -18,6 +18,7 @@ from tui.core.events import (
     Event,
     FallbackEvent,
     HandoffEvent,
+    MessageAdded,
     ModelSelected,
     NoticeEvent,
     ParallelEvent,
@@ -41,7 +42,7 @@ from .chat import AnswerView, ChatPane, RoundView, round_outcome
 from .reasoning import ReasoningView
 from .status import StatusLine
 from .text import one_line
-from .views import answer_stats
+from .views import VOTE_PROMPT, answer_stats
 
 Notify = Callable[[str, str], None]  # (message, severity)
 FRAME_S = 1 / 60
@@ -166,11 +167,13 @@ class RunPresenter:
             await self.chat.add_line(f"✗ {error}", "error")
             self.notify(one_line(error, 300), "error")
         elif isinstance(event, RunFinished) and self.blind and self.round is not None:
-            self.round.show_outcome("A or B? /vote A, /vote B or /vote tie; the names show after the vote")
+            self.round.show_outcome(VOTE_PROMPT)
         elif isinstance(event, RunCancelled):
             await self.chat.add_line("⏹ cancelled: what arrived is kept", "cancelled")
         elif isinstance(event, ModelSelected):
             self.on_state(event)
+        elif isinstance(event, MessageAdded):
+            self.chat.bind(event.message)  # selectable, and its place among the alternatives
         elif isinstance(event, TimelineEvent):
             self.on_timeline(event)
             if self.blind and not isinstance(event, TurnEvent):

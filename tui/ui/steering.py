@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tui.core.controller import Controller
     from tui.core.profile import Profile
     from tui.core.run import Run
+    from tui.core.types import Message
 
 
 class Host(Protocol):
@@ -98,6 +99,32 @@ async def regen(app: Host, command: Command) -> None:
     app.play(run)
 
 
+async def regen_question(app: Host, question_id: str, model: str | None) -> None:
+    """Answer an earlier question again: the chat shows the branch up to it, then the new
+    answer, an alternative of the old one (which stays in the tree)."""
+    await app.cancel_run()
+    run = app.controller.engine.regenerate(model, question_id)
+    conversation = app.conversation
+    chat = app.query_one(ChatPane)
+    await chat.show_conversation(conversation.shown(question_id), [e.to_record() for e in conversation.events])
+    with_model = f" with {model}" if model else ""
+    await chat.add_line(f"⟲ answering this question again{with_model}", "info")
+    app.play(run)
+
+
+def regen_question_with(app: Host, question_id: str) -> None:
+    """Choose the model, then answer an earlier question again."""
+    from .pickers import Choice, PickerScreen
+
+    models = sorted(app.controller.known_models())
+
+    async def chosen(model: str | None) -> None:
+        if model is not None:
+            await regen_question(app, question_id, model)
+
+    app.push_screen(PickerScreen("Answer again with", [Choice(m, m) for m in models]), callback=chosen)
+
+
 async def cost(app: Host, command: Command) -> None:
     """Per model: turns, tokens and cost (unknown stays unknown)."""
     rows: dict[str, list[TurnEvent]] = {}
@@ -127,10 +154,14 @@ async def edit(app: Host, command: Command) -> None:
     question = next((m for m in reversed(app.conversation.path()) if m.role == "user"), None)
     if question is None:
         raise ValueError("no question to edit yet")
+    await edit_question(app, question, "your last question")
+
+
+async def edit_question(app: Host, question: Message, what: str = "this question") -> None:
+    """Put a question back in the composer: sending it starts a new branch from before it."""
     app._editing = question.id
     app.prefill(question.content)
-    app.notify("editing your last question: Enter sends it on a new branch (the old one stays: /tree)",
-                markup=False)
+    app.notify(f"editing {what}: Enter sends it on a new branch (the old one stays: /tree)", markup=False)
 
 
 async def pick(app: Host, command: Command) -> None:
@@ -193,15 +224,22 @@ async def alternative(app: Host, step: int) -> None:
     """Step through the alternatives of the last answer (a regenerated one, a retry)."""
     conversation = app.conversation
     answer = next((m for m in reversed(conversation.path()) if m.role == "assistant" and m.lane is None), None)
-    if answer is None:
-        return
+    if answer is not None:
+        await step_alternative(app, answer, step)
+
+
+async def step_alternative(app: Host, answer: Message, step: int) -> str | None:
+    """Show the answer `step` places from `answer` among its question's answers and go on
+    from it (from the latest message under it); returns the id of the one shown."""
+    conversation = app.conversation
     alternatives = [m for m in conversation.siblings(answer.id) if m.role == "assistant"]
-    if len(alternatives) < 2:
+    if len(alternatives) < 2 or answer not in alternatives:
         app.notify("this answer has no alternatives (/regen makes one)", markup=False)
-        return
+        return None
     index = (alternatives.index(answer) + step) % len(alternatives)
     await go_to(app, conversation.latest_under(alternatives[index].id))
     app.notify(f"answer {index + 1}/{len(alternatives)}", markup=False)
+    return alternatives[index].id
 
 
 async def sessions(app: Host, command: Command) -> None:

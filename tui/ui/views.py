@@ -3,6 +3,7 @@ and the display items a stored conversation becomes (answers are in answer.py)."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -127,7 +128,10 @@ class RoundView(Vertical):
         outcome.add_class("-shown")
 
 
-def message_widgets(message: Message) -> list[Widget]:
+Alternative = Callable[[str], "tuple[int, int] | None"]  # by id: an answer's place among its question's
+
+
+def message_widgets(message: Message, alternative: Alternative | None = None) -> list[Widget]:
     """The widgets that show one stored message of the main conversation."""
     if message.role == "user":
         return [UserView(message.content)]
@@ -136,7 +140,8 @@ def message_widgets(message: Message) -> list[Widget]:
     author = message.model or "assistant"
     widgets: list[Widget] = []
     if message.content or not message.tool_calls:
-        widgets.append(AnswerView(author, message.content, partial=message.partial, settled=True))
+        place = alternative(message.id) if alternative is not None else None
+        widgets.append(AnswerView(author, message.content, partial=message.partial, settled=True, alternative=place))
     for call in message.tool_calls:
         if call.name.startswith("transfer_to_"):
             target = call.name.removeprefix("transfer_to_")
@@ -150,19 +155,35 @@ def message_widgets(message: Message) -> list[Widget]:
 
 class Item:
     """One entry of the conversation as shown: how to build its widgets, its text for
-    search, and its widgets while they are mounted."""
+    search, and its widgets while they are mounted. A message the person can select has
+    a `kind` ("user", "answer" or "round") and a `ref`: the message's id (a round's: its
+    question's), known once the message is in the conversation."""
 
-    __slots__ = ("make", "search", "widgets")
+    __slots__ = ("kind", "make", "ref", "search", "widgets")
 
-    def __init__(self, make: Callable[[], list[Widget]], search: Callable[[], str]) -> None:
+    def __init__(
+        self, make: Callable[[], list[Widget]], search: Callable[[], str], kind: str | None = None,
+        ref: str | None = None,
+    ) -> None:
         self.make = make
         self.search = search
+        self.kind = kind
+        self.ref = ref
         self.widgets: list[Widget] | None = None
 
     @classmethod
     def live(cls, widget: Widget) -> Item:
         """An item for a widget added while the app runs: rebuilt from its copy."""
-        item = cls(lambda: [widget.copy()], lambda: str(getattr(widget, "text", "")))  # type: ignore[attr-defined]
+        kind = ("user" if isinstance(widget, UserView) else "round" if isinstance(widget, RoundView)
+                else "answer" if isinstance(widget, AnswerView) and widget.purpose in ("answer", "synthesis")
+                else None)
+        current = [widget]
+
+        def make() -> list[Widget]:
+            current[0] = current[0].copy()  # type: ignore[attr-defined]
+            return [current[0]]
+
+        item = cls(make, lambda: str(getattr(current[0], "text", "")), kind)
         item.widgets = [widget]
         return item
 
@@ -176,12 +197,16 @@ def _message_text(message: Message) -> str:
     return f"{message.model or ''}\n{message.content}"
 
 
-def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, Any]]) -> list[Item]:
+def conversation_items(
+    messages: Sequence[Message], events: Sequence[dict[str, Any]], alternative: Alternative | None = None
+) -> list[Item]:
     """Stored messages as display items; a round's lane answers become one RoundView with
-    the round record whose `at` is their question's id (a cancelled round has none)."""
+    the round record whose `at` is their question's id (a cancelled round has none). A
+    blind compare not voted on yet shows its answers as A and B, no names."""
     rounds = {e["at"]: e for e in events
               if e.get("type") in ("parallel", "consensus") and isinstance(e.get("at"), str)}
     kinds = {e["at"]: str(e.get("kind")) for e in events if e.get("type") == "round" and isinstance(e.get("at"), str)}
+    voted = {e.get("at") for e in events if e.get("type") == "vote" and e.get("kind") == "compare"}
     cancelled = {(e.get("model"), e.get("text")) for e in events
                  if e.get("type") == "turn" and e.get("finish_reason") == "cancelled"}
     turns = {(e.get("model"), e.get("text")): e for e in events
@@ -202,7 +227,9 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
         message = messages[i]
         if message.lane is None:
             if message.role in ("user", "assistant"):
-                items.append(Item(partial(message_widgets, message), partial(_message_text, message)))
+                items.append(Item(partial(message_widgets, message, alternative), partial(_message_text, message),
+                                  "user" if message.role == "user" else "answer" if message.content else None,
+                                  message.id))
                 turn = turns.get((message.model, message.content)) if message.role == "assistant" else None
                 if turn is not None and message.content:
                     items.append(Item(partial(_stats_line, turn), partial(answer_stats, turn)))
@@ -218,8 +245,12 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
         question = group[0].parent or ""
         record = rounds.get(question, {})
         kind = str(record.get("type") or kinds.get(question, "round"))
+        outcome = round_outcome(record) if record else ""
+        if kind == "compare" and question not in voted:
+            group = [dataclasses.replace(m, model=m.lane) for m in group]
+            outcome = VOTE_PROMPT
         texts = [_message_text(m) for m in group]
-        items.append(Item(partial(_round_widgets, group, record, kind), partial("\n".join, texts)))
+        items.append(Item(partial(_round_widgets, group, kind, outcome), partial("\n".join, texts), "round", question))
         if any(m.partial and (m.model, m.content) in cancelled for m in group):
             items.append(Item(_cancelled_line, partial(str, CANCELLED)))
         following = messages[i] if i < len(messages) else None
@@ -228,7 +259,8 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
             # The round's outcome message: the synthesis is shown as an answer; the
             # winner's answer or the joined answers are already in the columns.
             if record.get("synthesis") is not None:
-                items.append(Item(partial(_synthesis, following), partial(_message_text, following)))
+                items.append(Item(partial(_synthesis, following, alternative), partial(_message_text, following),
+                                  "answer", following.id))
                 turn = turns.get((following.model, following.content))
                 if turn is not None:
                     items.append(Item(partial(_stats_line, turn), partial(answer_stats, turn)))
@@ -238,14 +270,16 @@ def conversation_items(messages: Sequence[Message], events: Sequence[dict[str, A
 
 
 CANCELLED = "⏹ cancelled: what arrived is kept"
+VOTE_PROMPT = "A or B? /vote A, /vote B or /vote tie; the names show after the vote"
 
 
 def _cancelled_line() -> list[Widget]:
     return [ChatLine(CANCELLED, "cancelled")]
 
 
-def _synthesis(message: Message) -> list[Widget]:
-    return [AnswerView(message.model or "", message.content, purpose="synthesis", settled=True)]
+def _synthesis(message: Message, alternative: Alternative | None) -> list[Widget]:
+    place = alternative(message.id) if alternative is not None else None
+    return [AnswerView(message.model or "", message.content, purpose="synthesis", settled=True, alternative=place)]
 
 
 def _handoff_text(record: dict[str, Any]) -> str:
@@ -257,10 +291,10 @@ def _handoff_line(record: dict[str, Any]) -> list[Widget]:
     return [ChatLine(_handoff_text(record), "handoff")]
 
 
-def _round_widgets(group: list[Message], record: dict[str, Any], kind: str) -> list[Widget]:
+def _round_widgets(group: list[Message], kind: str, outcome: str) -> list[Widget]:
     lanes = [m for m in group if m.lane != "judge"]
     judge = next((m for m in group if m.lane == "judge"), None)
-    return [RoundView(kind, lanes, judge, round_outcome(record) if record else "")]
+    return [RoundView(kind, lanes, judge, outcome)]
 
 
 def answer_stats(record: dict[str, Any]) -> str:

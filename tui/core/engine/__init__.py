@@ -181,9 +181,10 @@ class Engine:
             return None
         return meter(spec, self.ctx.main_branch(), self.ctx.system())
 
-    def regenerate(self, model: str | None = None) -> Run:
-        """The last question answered again; both answers stay, the new one is shown."""
-        return self._start(converse.regenerate(self.ctx, model))
+    def regenerate(self, model: str | None = None, question_id: str | None = None) -> Run:
+        """The last question (or `question_id`, an earlier one) answered again; both answers
+        stay, the new one is shown and the conversation goes on from it."""
+        return self._start(converse.regenerate(self.ctx, model, question_id))
 
     def edit(self, question_id: str, text: str) -> Run:
         """`text` asked in place of an earlier question, on a new branch."""

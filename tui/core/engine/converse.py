@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from ..conversation import Conversation
 from ..events import (
     BranchSelected,
     CompactEvent,
@@ -216,16 +217,17 @@ async def converse(
     yield RunFailed(f"stopped after {ctx.max_tool_steps} tool steps without an answer")
 
 
-async def regenerate(ctx: Context, model: str | None) -> AsyncGenerator[Event, None]:
-    """The last question answered again (by `model`, else by who answered it); the old
-    answer stays as an alternative and the conversation goes on from the new one."""
-    branch = ctx.conversation.path()
-    answer = next((m for m in reversed(branch) if m.role == "assistant"), None)
-    question = next((m for m in reversed(branch) if m.role == "user"), None)
-    if answer is None or question is None:
-        yield RunFailed("nothing to regenerate yet: send a message first")
+async def regenerate(ctx: Context, model: str | None, question_id: str | None = None) -> AsyncGenerator[Event, None]:
+    """A question answered again (the last one, or `question_id`) by `model`, else by who
+    answered it; the old answer stays as an alternative and the conversation goes on from
+    the new one (a new branch from the question: what followed it stays in the tree)."""
+    question, answer = _answered(ctx.conversation, question_id)
+    if question is None or (answer is None and question_id is None):
+        yield RunFailed("nothing to regenerate yet: send a message first" if question_id is None
+                        else "only a question of yours can be answered again")
         return
-    who = model or (answer.model if _reachable(ctx, answer.model) else None) or ctx.active_model
+    answered_by = answer.model if answer is not None else None
+    who = model or (answered_by if _reachable(ctx, answered_by) else None) or ctx.active_model
     if not who:
         yield RunFailed("no model to answer: /regen MODEL")
         return
@@ -250,6 +252,25 @@ async def edit(ctx: Context, question_id: str, text: str) -> AsyncGenerator[Even
     yield BranchSelected(original.parent)
     async for ev in send(ctx, text):
         yield ev
+
+
+def _answered(conversation: Conversation, question_id: str | None) -> tuple[Message | None, Message | None]:
+    """The question to answer again and the answer it has: the last of the branch, or the
+    question `question_id` with its answer on the branch (else its latest one)."""
+    branch = conversation.path()
+    if question_id is None:
+        return (next((m for m in reversed(branch) if m.role == "user"), None),
+                next((m for m in reversed(branch) if m.role == "assistant"), None))
+    question = conversation.nodes.get(question_id)
+    if question is None or question.role != "user":
+        return None, None
+    ids = [m.id for m in branch]
+    after = branch[ids.index(question_id) + 1:] if question_id in ids else []
+    answer = next((m for m in after if m.role == "assistant" and m.lane is None), None)
+    if answer is None:
+        answer = next((conversation.nodes[c] for c in reversed(conversation.children.get(question_id, ()))
+                       if conversation.nodes[c].role == "assistant"), None)
+    return question, answer
 
 
 def _reachable(ctx: Context, model: str | None) -> bool:
