@@ -25,6 +25,7 @@ from typing import Any
 
 from .conversation import Conversation
 from .events import RecordError, TimelineEvent
+from .preview import PreviewConversation, StillLoading
 from .profile import Profile
 from .profile_io import (
     FileFormatError,
@@ -95,6 +96,8 @@ def message_to_dict(m: Message) -> dict[str, Any]:
 
 
 def session_to_dict(profile: Profile, conversation: Conversation) -> dict[str, Any]:
+    if isinstance(conversation, PreviewConversation):
+        raise StillLoading  # its end only: saving it would drop the rest of the file
     d: dict[str, Any] = {"version": VERSION, "title": conversation.title}
     if conversation.active_model is not None:
         d["active_model"] = conversation.active_model
