@@ -64,7 +64,7 @@ def _peek(data: mmap.mmap) -> Preview | None:
     if start < 0:
         return None  # no messages: the whole file is small
     header = tomllib.loads(data[: start + 1].decode("utf-8-sig"))
-    if "messages" in header or "events" in header or not isinstance(header.get("leaf"), str):
+    if "messages" in header or header.get("events", []) != [] or not isinstance(header.get("leaf"), str):
         return None
     profile, empty = session_from_dict(header)  # the header checked as the full load checks it
     if empty.skipped:
