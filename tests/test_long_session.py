@@ -124,17 +124,17 @@ def saved_long(llm: FakeLLM, tmp_path: Path, pairs: int = 1000) -> Path:
 
 def held_load(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
     """Make the whole-file read wait for `release`; `started` is set when it begins."""
-    from tui.core import session
+    from tui.core import session_tail
 
     started, release = threading.Event(), threading.Event()
-    real = session.load_session
+    real = session_tail.load_session_apart
 
     def slow(path: Path | str) -> object:
         started.set()
         assert release.wait(30)
         return real(path)
 
-    monkeypatch.setattr(session, "load_session", slow)
+    monkeypatch.setattr(session_tail, "load_session_apart", slow)
     return started, release
 
 

@@ -13,7 +13,7 @@ from tui.core.conversation import Conversation
 from tui.core.preview import PreviewConversation, StillLoading
 from tui.core.profile import McpServerDef, ModelDef, Profile, ProviderDef
 from tui.core.session import SessionError, load_session, save_session, session_to_dict
-from tui.core.session_tail import SHOWN, peek_session
+from tui.core.session_tail import SHOWN, load_session_apart, peek_session
 from tui.core.types import Message
 from tui.ui.launch import open_args
 
@@ -157,3 +157,14 @@ def test_a_preview_is_never_saved_and_nothing_runs_on_it(tmp_path: Path) -> None
         session_to_dict(peeked.profile, peeked.conversation)
     with pytest.raises(StillLoading):
         Controller(peeked.profile, {}, peeked.conversation)
+
+
+def test_the_whole_file_read_apart_is_the_same_as_read_here(tmp_path: Path) -> None:
+    path = saved(tmp_path, long_conversation(400))
+    assert load_session_apart(path) == load_session(path)
+    path.write_text(path.read_text().replace('content = "question 10"', 'content = "question 10', 1))
+    with pytest.raises(SessionError) as apart:
+        load_session_apart(path)
+    with pytest.raises(SessionError) as here:
+        load_session(path)
+    assert str(apart.value) == str(here.value) and apart.value.line == here.value.line

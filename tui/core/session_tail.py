@@ -19,13 +19,14 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from .conversation import Conversation
 from .events import TimelineEvent
 from .files.schema import SchemaError
 from .preview import PreviewConversation
 from .profile import Profile
-from .session import VERSION, message_from_dict, session_from_dict
+from .session import VERSION, SessionError, load_session, message_from_dict, session_from_dict
 from .types import Message
 
 SMALL = 64 * 1024  # bytes: a file this short is read whole before the first frame (under ~20 ms)
@@ -144,3 +145,50 @@ def _branch(messages: list[Message], leaf: str) -> list[Message] | None:
         node = message.parent
     return list(out.values())
 
+
+
+# ------------------------------------------------------- the whole file, apart
+
+
+def load_session_apart(path: Path | str) -> tuple[Profile, Conversation]:
+    """`load_session` in a child interpreter: parsing megabytes of TOML there keeps this
+    process's GIL (its screen) free. The child sends back the result pickled (this
+    process's own data: it never unpickles anything from the file) or the SessionError's
+    parts; if the child itself cannot run, the file is read here."""
+    import pickle
+    import subprocess
+    import sys
+
+    import tui
+
+    root = str(Path(tui.__file__).resolve().parent.parent)
+    kind: str
+    value: Any
+    code = f"import sys; sys.path.insert(0, {root!r}); from tui.core.session_tail import _child; _child()"
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, check=False,
+                              stdin=subprocess.DEVNULL)
+        kind, value = pickle.loads(done.stdout) if done.returncode == 0 else ("", None)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        kind, value = "", None
+    if kind == "session":
+        profile, conversation = value
+        return profile, conversation
+    if kind == "error":
+        where, message, key, line, col = value
+        raise SessionError(where, message, key=key, line=line, col=col)
+    return load_session(path)
+
+
+def _child() -> None:
+    """The child of `load_session_apart`: one pickle on stdout, exit status 0."""
+    import pickle
+    import sys
+
+    try:
+        profile, conversation = load_session(sys.argv[1])
+        conversation.problems = []  # placed already (`skipped`); not all of them pickle
+        out: tuple[str, object] = ("session", (profile, conversation))
+    except SessionError as error:
+        out = ("error", (error.path, error.message, error.key, error.line, error.col))
+    sys.stdout.buffer.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))

@@ -4,11 +4,12 @@ then the app. Kept apart from the App so that the App stays a screen and its com
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tui.core.conversation import Conversation
 from tui.core.defaults import default_profile
 from tui.core.profile import Profile
 
@@ -16,7 +17,12 @@ from .app import BatonApp
 
 
 def open_args(
-    profile_arg: str | None, session_arg: str | None, env: Mapping[str, str], *, preview: bool = False
+    profile_arg: str | None,
+    session_arg: str | None,
+    env: Mapping[str, str],
+    *,
+    preview: bool = False,
+    read: Callable[[Path], tuple[Profile, Conversation]] | None = None,
 ) -> dict[str, Any]:
     """What `baton [--profile P] [--session S]` opens: BatonApp's arguments. A file that
     would run commands or send keys and is not trusted opens with those parts off and a
@@ -24,8 +30,9 @@ def open_args(
 
     With `preview`, a long session Baton wrote, whose profile is trusted, opens on the end
     of its active branch (`peek_session`): its conversation is a PreviewConversation whose
-    `load` is this same function without `preview`, which the app runs in a thread after
-    the first frame and whose result replaces the preview before anything can run."""
+    `load` is this same function without `preview`, reading the file with `read` (in a
+    child process: `load_session_apart`), which the app runs in a thread after the first
+    frame and whose result replaces the preview before anything can run."""
     import os
 
     from tui.core import trust
@@ -44,10 +51,12 @@ def open_args(
         if preview:
             shown = _preview(profile, source, Path(session_arg).expanduser(), env)
             if shown is not None:
-                load = partial(open_args, profile_arg, session_arg, env)
+                from tui.core.session_tail import load_session_apart
+
+                load = partial(open_args, profile_arg, session_arg, env, read=load_session_apart)
                 shown["conversation"].load = load
                 return shown
-        session_profile, conversation = load_session(Path(session_arg).expanduser())
+        session_profile, conversation = (read or load_session)(Path(session_arg).expanduser())
         if profile is None:
             profile, source = session_profile, Path(session_arg).expanduser()
     session_path = Path(session_arg).expanduser() if session_arg else default_session_path(env)
