@@ -45,11 +45,13 @@ async def in_daemon_thread(load: Callable[[], Any]) -> Any:
 
     def run() -> None:
         try:
-            result = load()
-        except BaseException as error:  # handed to the awaiting task, raised there
-            loop.call_soon_threadsafe(settle, None, error)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
+            result, error = load(), None
+        except BaseException as exc:  # handed to the awaiting task, raised there
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            return  # the app has ended meanwhile: nobody is waiting
 
     threading.Thread(target=run, name="session-load", daemon=True).start()
     return await future

@@ -30,8 +30,8 @@ from .session import VERSION, SessionError, load_session, message_from_dict, ses
 from .types import Message
 
 SMALL = 64 * 1024  # bytes: a file this short is read whole before the first frame (under ~20 ms)
-SHOWN = 60  # messages of the active branch the first screen needs, at most (it shows 25 items)
-FIRST_CUT = 128  # message tables parsed at first; doubled while the branch is not found
+SHOWN = 40  # messages of the active branch for the first screen (the chat builds its last 25 items)
+FIRST_CUT = 64  # message tables parsed at first; doubled while the branch is not found
 LAST_CUT = 4096
 RETRIES = 8  # a cut inside a multi-line string does not parse: try the header before it
 
@@ -84,7 +84,7 @@ def _peek(data: mmap.mmap) -> Preview | None:
         if whole or count >= LAST_CUT:
             return None
         count *= 2
-    events, _ = _tail(data, _EVENTS, end, len(data), 2 * count, _event_tables) if end < len(data) else ([], True)
+    events, _ = _tail(data, _EVENTS, end, len(data), count, _event_tables) if end < len(data) else ([], True)
     if events is None:
         return None
     kept = {m.id for m in branch}

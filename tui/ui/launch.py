@@ -36,7 +36,6 @@ def open_args(
     import os
 
     from tui.core import trust
-    from tui.core.controller import default_session_path
     from tui.core.profile_io import find_profile, load_profile
     from tui.core.session import load_session
 
@@ -59,6 +58,8 @@ def open_args(
         session_profile, conversation = (read or load_session)(Path(session_arg).expanduser())
         if profile is None:
             profile, source = session_profile, Path(session_arg).expanduser()
+    from tui.core.controller import default_session_path  # (the engine's imports: not for a preview)
+
     session_path = Path(session_arg).expanduser() if session_arg else default_session_path(env)
     if conversation is not None and conversation.skipped:
         # Saving would drop what could not be read: the file stays as it was.
