@@ -54,6 +54,17 @@ def test_the_tail_is_the_end_of_the_active_branch_as_the_whole_file_reads_it(tmp
     assert shown.events == whole.events[-len(shown.events):]
 
 
+def test_the_tail_holds_what_fills_the_screen_not_more(tmp_path: Path) -> None:
+    path = saved(tmp_path, long_conversation(400, "answer {i}\n\n" + "a line of forty characters, more or less\n" * 5))
+    whole = load_session(path)[1]
+    small = peek_session(path, (80, 24))
+    tall = peek_session(path, (80, 100))
+    assert small is not None and tall is not None
+    assert 4 <= len(small.conversation.nodes) < len(tall.conversation.nodes) <= SHOWN
+    assert small.conversation.messages == whole.messages[-len(small.conversation.nodes):]
+    assert sum(m.content.count("\n") + 3 for m in small.conversation.messages) >= 24
+
+
 def test_the_tail_follows_the_leaf_onto_an_older_branch(tmp_path: Path) -> None:
     conversation = long_conversation(400)
     older = conversation.path()[-41]  # an answer 20 questions back: a branch goes on from there

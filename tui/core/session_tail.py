@@ -47,20 +47,21 @@ class Preview:
     conversation: PreviewConversation
 
 
-def peek_session(path: Path | str) -> Preview | None:
+def peek_session(path: Path | str, screen: tuple[int, int] | None = None) -> Preview | None:
     """The header and the end of the active branch of a session Baton wrote, or None
-    when the file is small, not in Baton's layout, or anything in the tail is odd."""
+    when the file is small, not in Baton's layout, or anything in the tail is odd.
+    With `screen` (columns, rows), only as many messages as fill it half again over."""
     try:
         with open(path, "rb") as f:
             if not f.read(16).startswith(f"version = {VERSION}\n".encode()) or os.fstat(f.fileno()).st_size < SMALL:
                 return None
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return _peek(data)
+                return _peek(data, screen)
     except (OSError, ValueError, SchemaError, RecursionError):  # TOMLDecodeError and UnicodeDecodeError too
         return None
 
 
-def _peek(data: mmap.mmap) -> Preview | None:
+def _peek(data: mmap.mmap, screen: tuple[int, int] | None) -> Preview | None:
     start = data.find(_MESSAGES)
     if start < 0:
         return None  # no messages: the whole file is small
@@ -87,7 +88,7 @@ def _peek(data: mmap.mmap) -> Preview | None:
     events, _ = _tail(data, _EVENTS, end, len(data), count, _event_tables) if end < len(data) else ([], True)
     if events is None:
         return None
-    kept = {m.id for m in branch}
+    kept = {m.id for m in (_screenful(branch, *screen) if screen else branch)}
     shown = [m for m in messages if m.id in kept or (m.lane is not None and m.parent in kept)]
     conversation = PreviewConversation(shown, events, active_model=empty.active_model, title=empty.title, leaf=leaf)
     return Preview(profile, conversation)
@@ -131,9 +132,23 @@ def _event_tables(text: str) -> list[TimelineEvent]:
     return [TimelineEvent.from_record(raw) for raw in table["events"]]
 
 
+def _screenful(branch: list[Message], columns: int, rows: int) -> list[Message]:
+    """The newest messages of `branch` (newest first) whose text, wrapped, fills `rows`
+    half again over (a message takes at least its text plus a line above and below)."""
+    width = max(20, columns - 10)
+    left = rows * 3 // 2
+    out: list[Message] = []
+    for message in branch:
+        out.append(message)
+        left -= 2 + sum(1 + len(line) // width for line in message.content.split("\n"))
+        if left <= 0:
+            break
+    return out
+
+
 def _branch(messages: list[Message], leaf: str) -> list[Message] | None:
-    """The end of the branch to `leaf` among `messages`: enough to fill a screen, or all of
-    it back to the first message; None if these tables do not hold that much."""
+    """The end of the branch to `leaf` among `messages`, newest first: SHOWN messages, or
+    all of it back to the first message; None if these tables do not hold that much."""
     by_id = {m.id: m for m in messages}
     out: dict[str, Message] = {}
     node: str | None = leaf

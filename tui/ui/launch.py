@@ -81,11 +81,13 @@ def _preview(profile: Profile | None, source: Path | None, path: Path, env: Mapp
     not one Baton wrote in its layout, is short, or its profile would ask to be trusted
     (that question comes before anything is shown, from the whole file, as always)."""
     import os
+    import shutil
 
     from tui.core import trust
     from tui.core.session_tail import peek_session
 
-    peeked = peek_session(path)
+    size = shutil.get_terminal_size()  # the preview holds what fills the screen, not more
+    peeked = peek_session(path, (size.columns, size.lines))
     if peeked is None:
         return None
     if profile is None:
