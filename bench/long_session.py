@@ -196,7 +196,20 @@ def run(count: int, runs: int) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp())
     path = tmp / "long.toml"
     # Baton's directories (and the trust store, which says Baton wrote the file) in tmp.
+    saved = {k: os.environ.get(k) for k in ("BATON_DATA_DIR", "BATON_CONFIG_DIR")}
     os.environ.update(BATON_DATA_DIR=str(tmp / "data"), BATON_CONFIG_DIR=str(tmp / "config"))
+    try:
+        return measure(path, count, runs)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def measure(path: Path, count: int, runs: int) -> dict[str, float]:
+    tmp = path.parent
     build(path, count, dict(os.environ))
     loads = []
     for _ in range(runs):
