@@ -187,3 +187,25 @@ async def test_a_session_that_fails_after_its_end_was_shown_exits_in_one_line(
     assert app.return_code == 2 and app.load_error is not None
     assert app.load_error.startswith(f"{path}:") and "\n" not in app.load_error
     assert fake_llm.requests == []
+
+
+def test_baton_exits_with_the_one_line_a_failure_after_the_first_frame_gives(
+    fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.ui import launch
+
+    path = saved_long(fake_llm, tmp_path)
+    path.write_text(path.read_text().replace('content = "question 10"', 'content = "question 10', 1))
+    real_run = BatonApp.run
+    shown: list[int] = []  # the app did start: the tail was shown before the error was found
+
+    def run_headless(self: BatonApp) -> None:
+        shown.append(len(self.conversation.nodes))
+        real_run(self, headless=True, size=SIZE)
+
+    monkeypatch.setattr(BatonApp, "run", run_headless)
+    monkeypatch.chdir(tmp_path)
+    assert launch.run(None, str(path)) == 2
+    assert shown and 0 < shown[0] < 100
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{path}:") and "Traceback" not in err
