@@ -209,3 +209,22 @@ def test_baton_exits_with_the_one_line_a_failure_after_the_first_frame_gives(
     assert shown and 0 < shown[0] < 100
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"{path}:") and "Traceback" not in err
+
+
+async def test_a_session_opened_while_the_long_one_loads_stays(
+    fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core.commands import Command
+    from tui.ui.launch import open_args
+
+    path = saved_long(fake_llm, tmp_path)
+    started, release = held_load(monkeypatch)
+    app = BatonApp(**open_args(None, str(path), {}, preview=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: started.is_set() and app.query("#composer").first() is not None)
+        await app.run_command(Command("clear"))  # from the palette: a new, empty session
+        assert not app.conversation.nodes
+        release.set()
+        await wait_for(pilot, lambda: app._loading is None)
+        await pilot.pause()
+        assert not app.conversation.nodes and app.session_path != path

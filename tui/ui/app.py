@@ -181,25 +181,28 @@ class BatonApp(App[None]):
 
         from .composer import Composer
 
-        assert self._loading is not None and self._loading.load is not None
+        preview = self._loading
+        assert preview is not None and preview.load is not None
         try:
-            args = await in_daemon_thread(self._loading.load)
+            args = await in_daemon_thread(preview.load)
         except Exception as error:
-            message = str(error) if isinstance(error, FileFormatError) else f"{type(error).__name__}: {error}"
-            self.load_error = message  # as if it had been read before the first frame: one line, status 2
+            args = {"error": str(error) if isinstance(error, FileFormatError) else f"{type(error).__name__}: {error}"}
+        self._loading = None
+        replaced = self._conversation is not preview  # another session opened meanwhile (/sessions, /new) stays
+        if not replaced and "error" in args:
+            self.load_error = args["error"]  # as if read before the first frame: one line, status 2
             self.exit(return_code=2)
             return
-        self._loading = None
-        conversation = args["conversation"] or Conversation(active_model=args["profile"].default_model)
-        await self._replace(args["profile"], conversation, args["session_path"], args["blocked"])
-        chat = self.query_one(ChatPane)
-        for notice in args["notices"]:
-            await chat.add_line(notice, "info")
-        if args["trust_request"] is not None:  # the whole file asks what its beginning did not
-            from .screens import TrustScreen
+        if not replaced:
+            conversation = args["conversation"] or Conversation(active_model=args["profile"].default_model)
+            await self._replace(args["profile"], conversation, args["session_path"], args["blocked"])
+            for notice in args["notices"]:
+                await self.query_one(ChatPane).add_line(notice, "info")
+            if args["trust_request"] is not None:  # the whole file asks what its beginning did not
+                from .screens import TrustScreen
 
-            self._trust_request = args["trust_request"]
-            self.push_screen(TrustScreen(*args["trust_request"]), callback=self._trust_answered)
+                self._trust_request = args["trust_request"]
+                self.push_screen(TrustScreen(*args["trust_request"]), callback=self._trust_answered)
         held, self._held = self._held, []
         for text in held:
             await self.on_composer_submitted(Composer.Submitted(self.query_one("#composer", Composer), text))
