@@ -152,6 +152,7 @@ async def test_the_end_shows_before_the_whole_file_is_read_and_nothing_is_lost(
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "answer 999 about topic-999." in screen_text(app) and started.is_set())
         assert isinstance(app.conversation, PreviewConversation) and len(app.conversation.nodes) < 100
+        await wait_for(pilot, lambda: "session totals once the whole file has loaded" in screen_text(app))
         await wait_for(pilot, lambda: app.query("#composer").first() is not None)
         await pilot.press(*"one more", "enter")
         await wait_for(pilot, lambda: "sent once the session has loaded" in screen_text(app))
@@ -164,6 +165,7 @@ async def test_the_end_shows_before_the_whole_file_is_read_and_nothing_is_lost(
         release.set()
         await wait_for(pilot, lambda: "a fresh answer" in screen_text(app))
         assert not isinstance(app.conversation, PreviewConversation)
+        assert "session totals once" not in screen_text(app)
         await pilot.press("home")
         await wait_for(pilot, lambda: "answer 0 about topic-0." in screen_text(app))
         await app.flush_saves()

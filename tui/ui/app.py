@@ -564,6 +564,10 @@ class BatonApp(App[None]):
         """The session's money and tokens, and the context meter, on the status line."""
         from .status import StatusLine
 
+        if self._loading is not None:  # only the end is here: its sums would not be the session's
+            for status in self.query("#status").results(StatusLine):
+                status.set_totals("session totals once the whole file has loaded")
+            return
         turns = [e for e in self.conversation.events if isinstance(e, TurnEvent)]
         known = [e.cost_usd for e in turns if e.cost_usd is not None]
         unknown = any(e.cost_usd is None and e.usage for e in turns)
