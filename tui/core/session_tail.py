@@ -50,7 +50,7 @@ class Preview:
 def peek_session(path: Path | str, screen: tuple[int, int] | None = None) -> Preview | None:
     """The header and the end of the active branch of a session Baton wrote, or None
     when the file is small, not in Baton's layout, or anything in the tail is odd.
-    With `screen` (columns, rows), only as many messages as fill it half again over."""
+    With `screen` (columns, rows), only as many messages as fill it."""
     try:
         with open(path, "rb") as f:
             if not f.read(16).startswith(f"version = {VERSION}\n".encode()) or os.fstat(f.fileno()).st_size < SMALL:
@@ -134,9 +134,10 @@ def _event_tables(text: str) -> list[TimelineEvent]:
 
 def _screenful(branch: list[Message], columns: int, rows: int) -> list[Message]:
     """The newest messages of `branch` (newest first) whose text, wrapped, fills `rows`
-    half again over (a message takes at least its text plus a line above and below)."""
+    (more than the chat's part of them): a message takes its text and its name line and a
+    blank one at least, so the chat, anchored at its end, shows the same as with them all."""
     width = max(20, columns - 10)
-    left = rows * 3 // 2
+    left = rows + 2
     out: list[Message] = []
     for message in branch:
         out.append(message)
