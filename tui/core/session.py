@@ -11,6 +11,10 @@ leaf = "3f2a..."   # the message the conversation goes on from
 [[events]]         # timeline records; TOML has no null, so None values are left out
 ```
 
+`session_tail.peek_session` reads the end of a long session without parsing all of it,
+relying on the order written here (top-level keys, `[profile]`, messages, events); a file
+in any other order is read whole.
+
 Version 1 files (a flat list of messages) load as a single branch and are saved as
 version 2. A message or event that does not fit is skipped and named in
 `Conversation.skipped`; a file whose top level does not fit is refused in one line.

@@ -188,7 +188,7 @@ class BatonApp(App[None]):
         except Exception as error:
             args = {"error": str(error) if isinstance(error, FileFormatError) else f"{type(error).__name__}: {error}"}
         self._loading = None
-        replaced = self._conversation is not preview  # another session opened meanwhile (/sessions, /new) stays
+        replaced = self._conversation is not preview  # another session opened meanwhile (/sessions, /clear) stays
         if not replaced and "error" in args:
             self.load_error = args["error"]  # as if read before the first frame: one line, status 2
             self.exit(return_code=2)
