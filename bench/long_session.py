@@ -2,10 +2,12 @@
 
 Measures (medians over --runs):
 - load_session of the TOML file;
-- spawn to first frame of the app with that session, against the same app with no
-  session (fresh processes on a pseudo-terminal, exit on Textual's Ready event, as in
-  bench/startup.py), and the process's RSS at that first frame;
-- in one headless app (Pilot): Home to the first message and End back to the last
+- spawn to first frame of `baton --session FILE` (launch.open_args: the session's end
+  first, the whole file after), against the same app with no session and against the
+  whole file read before the first frame (as before; fresh processes on a
+  pseudo-terminal, exit on Textual's Ready event, as in bench/startup.py), the
+  process's RSS at that first frame, and when the whole session is in place;
+- in one headless app (Pilot), once the whole session is in place: Home to the first message and End back to the last
   (each until the screen has processed it), a search for the first question, mounting
   one batch of older messages when the person scrolls to the top, the widgets mounted
   afterwards; and typing into the composer, as the time from a key event to the
@@ -29,29 +31,44 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from startup import LAST_RSS_MB, first_frame_s
+from startup import LAST_RSS_MB, first_frame_s  # noqa: E402
 
-from tui.core.conversation import Conversation
-from tui.core.profile import ModelDef, Profile, ProviderDef
-from tui.core.session import load_session, save_session
-from tui.core.types import Message
+from tui.core import trust  # noqa: E402
+from tui.core.conversation import Conversation  # noqa: E402
+from tui.core.profile import ModelDef, Profile, ProviderDef  # noqa: E402
+from tui.core.session import load_session, save_session  # noqa: E402
+from tui.core.types import Message  # noqa: E402
 
 OPEN = """
-import sys, time
-from tui.core.session import load_session
+import os, sys, time
+from tui.core.preview import PreviewConversation
 from tui.ui.app import BatonApp
+from tui.ui.launch import open_args
+
+def loading(app):
+    return any(w.group == "load" and not w.is_finished for w in app.workers)
+
+def stamp(suffix, text):
+    open(sys.argv[1] + suffix, "w").write(text)
 
 class Timed(BatonApp):
     def on_ready(self):
         now = time.time()
         rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
-        open(sys.argv[1] + ".rss", "w").write(str(rss / 1024))
-        open(sys.argv[1], "w").write(repr(now))
-        self.exit()
+        stamp(".rss", str(rss / 1024))
+        stamp("", repr(now))
+        if LOADED:
+            self.set_interval(0.005, self.loaded)
+        else:
+            self.exit()
+
+    def loaded(self):
+        if not isinstance(self._conversation, PreviewConversation) and not loading(self):
+            open(LOADED, "w").write(repr(time.time() - float(open(sys.argv[1]).read())))
+            self.exit()
 
 if SESSION:
-    profile, conversation = load_session(SESSION)
-    Timed(profile, conversation, env={}, session_path=SESSION).run()
+    Timed(**open_args(None, SESSION, {}, preview=PREVIEW)).run()
 else:
     from tui.core.profile import Profile
     Timed(Profile(default_model="openai/gpt-4.1"), env={"OPENAI_API_KEY": "unused"}).run()
@@ -66,7 +83,8 @@ def answer(i: int) -> str:
     return text
 
 
-def build(path: Path, count: int) -> None:
+def build(path: Path, count: int, env: dict[str, str]) -> None:
+    """The session as Baton writes it, remembered as written (trusted) under `env`'s config."""
     messages: list[Message] = []
     events: list[dict] = []
     for i in range(count // 2):
@@ -81,6 +99,7 @@ def build(path: Path, count: int) -> None:
                       providers={"fake": ProviderDef(kind="openai", base_url="http://127.0.0.1:9/v1")},
                       models={"alpha": ModelDef(model="fake/alpha"), "beta": ModelDef(model="fake/beta")})
     save_session(path, profile, Conversation(messages, events, active_model="alpha"))
+    trust.remember_written(path, profile, env)
 
 
 async def key_latency(app, pilot, keys: str) -> float:
@@ -118,19 +137,23 @@ async def key_latency(app, pilot, keys: str) -> float:
 
 
 async def in_app(path: Path | None) -> dict[str, float]:
+    from tui.core.preview import PreviewConversation
     from tui.ui.app import BatonApp
     from tui.ui.chat import ChatPane
+    from tui.ui.launch import open_args
 
     if path is None:
-        profile, conversation = Profile(default_model="openai/gpt-4.1"), None
+        app = BatonApp(Profile(default_model="openai/gpt-4.1"), env={"OPENAI_API_KEY": "unused"}, session_path=None)
     else:
-        profile, conversation = load_session(path)
-    app = BatonApp(profile, conversation, env={"OPENAI_API_KEY": "unused"}, session_path=None)
+        app = BatonApp(**open_args(None, str(path), {"OPENAI_API_KEY": "unused"}, preview=True))
     out: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         chat = app.query_one(ChatPane)
         if path is not None:
+            while isinstance(app._conversation, PreviewConversation) or any(
+                    w.group == "load" and not w.is_finished for w in app.workers):  # the whole session in place
+                await pilot.pause(0.01)
             started = time.perf_counter()
             await chat.show_start()
             await pilot.pause()
@@ -172,22 +195,43 @@ def first_frame(source: str, env: dict[str, str]) -> tuple[float, float]:
 def run(count: int, runs: int) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp())
     path = tmp / "long.toml"
-    build(path, count)
+    # Baton's directories (and the trust store, which says Baton wrote the file) in tmp.
+    saved = {k: os.environ.get(k) for k in ("BATON_DATA_DIR", "BATON_CONFIG_DIR")}
+    os.environ.update(BATON_DATA_DIR=str(tmp / "data"), BATON_CONFIG_DIR=str(tmp / "config"))
+    try:
+        return measure(path, count, runs)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def measure(path: Path, count: int, runs: int) -> dict[str, float]:
+    tmp = path.parent
+    build(path, count, dict(os.environ))
     loads = []
     for _ in range(runs):
         started = time.perf_counter()
         load_session(path)
         loads.append(time.perf_counter() - started)
-    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), "BATON_DATA_DIR": str(tmp)}
-    source = OPEN.replace("SESSION", repr(str(path)))
-    empty = OPEN.replace("SESSION", "None")
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+    loaded = tmp / "loaded"
+    source = OPEN.replace("SESSION", repr(str(path))).replace("PREVIEW", "True").replace("LOADED", repr(str(loaded)))
+    whole = OPEN.replace("SESSION", repr(str(path))).replace("PREVIEW", "False").replace("LOADED", "None")
+    empty = OPEN.replace("SESSION", "None").replace("LOADED", "None")
     first_frame(source, env)  # warm the file cache
     first_frame(empty, env)
-    opens, empties, rss, rss_empty = [], [], [], []
+    opens, wholes, empties, rss, rss_whole, rss_empty, in_place = [], [], [], [], [], [], []
     for _ in range(runs):  # interleaved
         seconds, mb = first_frame(source, env)
         opens.append(seconds)
         rss.append(mb)
+        in_place.append(seconds + float(loaded.read_text()))
+        seconds, mb = first_frame(whole, env)
+        wholes.append(seconds)
+        rss_whole.append(mb)
         seconds, mb = first_frame(empty, env)
         empties.append(seconds)
         rss_empty.append(mb)
@@ -195,7 +239,9 @@ def run(count: int, runs: int) -> dict[str, float]:
     result["key_empty_s"] = asyncio.run(in_app(None))["key_s"]
     result.update(messages=count, kib=path.stat().st_size / 1024, load_s=statistics.median(loads),
                   open_s=statistics.median(opens), empty_s=statistics.median(empties),
-                  rss_mb=statistics.median(rss), rss_empty_mb=statistics.median(rss_empty))
+                  whole_s=statistics.median(wholes), in_place_s=statistics.median(in_place),
+                  rss_mb=statistics.median(rss), rss_whole_mb=statistics.median(rss_whole),
+                  rss_empty_mb=statistics.median(rss_empty))
     return result
 
 
@@ -204,7 +250,11 @@ def report(r: dict[str, float]) -> None:
     print(f"  load_session              median {r['load_s'] * 1000:7.1f} ms")
     print(f"  open to first frame       median {r['open_s'] * 1000:7.1f} ms  empty app {r['empty_s'] * 1000:.1f} ms  "
           f"ratio {r['open_s'] / r['empty_s']:.2f}x (target 1.5x)")
-    print(f"  RSS at first frame        {r['rss_mb']:7.1f} MB  empty app {r['rss_empty_mb']:.1f} MB")
+    print(f"  whole file first (before) median {r['whole_s'] * 1000:7.1f} ms  ratio {r['whole_s'] / r['empty_s']:.2f}x")
+    print(f"  whole session in place    median {r['in_place_s'] * 1000:7.1f} ms after spawn (read after the first "
+          "frame)")
+    print(f"  RSS at first frame        {r['rss_mb']:7.1f} MB  empty app {r['rss_empty_mb']:.1f} MB  "
+          f"whole file first {r['rss_whole_mb']:.1f} MB")
     print(f"  home / end / find first   {r['home_s'] * 1000:7.1f} / {r['end_s'] * 1000:.1f} / "
           f"{r['find_s'] * 1000:.1f} ms (target 1 s)")
     print(f"  older batch on scroll-up  median {r['batch_s'] * 1000:7.1f} ms  (widgets in the chat pane after: "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from fakellm import FakeLLM
+import pytest
+from fakellm import FakeLLM, Reply
 from test_app_helpers import fake_profile, screen_text, wait_for
 
 from tui.core.conversation import Conversation
@@ -101,3 +103,130 @@ async def test_scrolling_down_from_the_top_mounts_later_items_and_unmounts_early
         await chat.add_user("a new question")  # a new message brings the view back to the end
         await wait_for(pilot, lambda: "a new question" in screen_text(app))
         assert chat._hi == len(chat._items)
+
+
+# ------------------------------------------------------------- opening on the end
+
+
+def saved_long(llm: FakeLLM, tmp_path: Path, pairs: int = 1000) -> Path:
+    """A long session as Baton writes it, its profile remembered as Baton's own (trusted)."""
+    import os
+
+    from tui.core import trust
+    from tui.core.session import save_session
+
+    path = tmp_path / "long.toml"
+    app = long_app(llm, tmp_path, pairs)
+    save_session(path, app.profile, app.conversation)
+    trust.remember_written(path, app.profile, os.environ)
+    return path
+
+
+def held_load(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make the whole-file read wait for `release`; `started` is set when it begins."""
+    from tui.core import session_tail
+
+    started, release = threading.Event(), threading.Event()
+    real = session_tail.load_session_apart
+
+    def slow(path: Path | str) -> object:
+        started.set()
+        assert release.wait(30)
+        return real(path)
+
+    monkeypatch.setattr(session_tail, "load_session_apart", slow)
+    return started, release
+
+
+async def test_the_end_shows_before_the_whole_file_is_read_and_nothing_is_lost(
+    fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core.preview import PreviewConversation
+    from tui.core.session import load_session
+    from tui.ui.launch import open_args
+
+    fake_llm.script("alpha", Reply(text="a fresh answer"))
+    path = saved_long(fake_llm, tmp_path)
+    started, release = held_load(monkeypatch)
+    app = BatonApp(**open_args(None, str(path), {}, preview=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "answer 999 about topic-999." in screen_text(app) and started.is_set())
+        assert isinstance(app.conversation, PreviewConversation) and len(app.conversation.nodes) < 100
+        await wait_for(pilot, lambda: "session totals once the whole file has loaded" in screen_text(app))
+        await wait_for(pilot, lambda: app.query("#composer").first() is not None)
+        await pilot.press(*"one more", "enter")
+        await wait_for(pilot, lambda: "sent once the session has loaded" in screen_text(app))
+        assert fake_llm.requests == []  # held: nothing is sent before the whole file is read
+        chat = app.query_one(ChatPane)
+        chat.focus()
+        await pilot.press("ctrl+s")  # saving the end alone would drop the rest: not possible yet
+        await pilot.pause()
+        assert load_session(path)[1].messages[-1].content.startswith("answer **999**")
+        release.set()
+        await wait_for(pilot, lambda: "a fresh answer" in screen_text(app))
+        assert not isinstance(app.conversation, PreviewConversation)
+        assert "session totals once" not in screen_text(app)
+        await pilot.press("home")
+        await wait_for(pilot, lambda: "answer 0 about topic-0." in screen_text(app))
+        await app.flush_saves()
+    messages = load_session(path)[1].messages
+    assert len(messages) == 2002  # every old message, the held question and its answer
+    assert [m.content for m in messages[:2]] == ["question 0", "answer **0** about topic-0."]
+    assert [m.content for m in messages[-2:]] == ["one more", "a fresh answer"]
+    assert len(fake_llm.requests) == 1 and len(fake_llm.requests[0].body["messages"]) >= 2001
+
+
+async def test_a_session_that_fails_after_its_end_was_shown_exits_in_one_line(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    from tui.ui.launch import open_args
+
+    path = saved_long(fake_llm, tmp_path)
+    path.write_text(path.read_text().replace('content = "question 10"', 'content = "question 10', 1))
+    app = BatonApp(**open_args(None, str(path), {}, preview=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.load_error is not None)
+    assert app.return_code == 2 and app.load_error is not None
+    assert app.load_error.startswith(f"{path}:") and "\n" not in app.load_error
+    assert fake_llm.requests == []
+
+
+def test_baton_exits_with_the_one_line_a_failure_after_the_first_frame_gives(
+    fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.ui import launch
+
+    path = saved_long(fake_llm, tmp_path)
+    path.write_text(path.read_text().replace('content = "question 10"', 'content = "question 10', 1))
+    real_run = BatonApp.run
+    shown: list[int] = []  # the app did start: the tail was shown before the error was found
+
+    def run_headless(self: BatonApp) -> None:
+        shown.append(len(self.conversation.nodes))
+        real_run(self, headless=True, size=SIZE)
+
+    monkeypatch.setattr(BatonApp, "run", run_headless)
+    monkeypatch.chdir(tmp_path)
+    assert launch.run(None, str(path)) == 2
+    assert shown and 0 < shown[0] < 100
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{path}:") and "Traceback" not in err
+
+
+async def test_a_session_opened_while_the_long_one_loads_stays(
+    fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core.commands import Command
+    from tui.ui.launch import open_args
+
+    path = saved_long(fake_llm, tmp_path)
+    started, release = held_load(monkeypatch)
+    app = BatonApp(**open_args(None, str(path), {}, preview=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: started.is_set() and app.query("#composer").first() is not None)
+        await app.run_command(Command("clear"))  # from the palette: a new, empty session
+        assert not app.conversation.nodes
+        release.set()
+        await wait_for(pilot, lambda: app._loading is None)
+        await pilot.pause()
+        assert not app.conversation.nodes and app.session_path != path

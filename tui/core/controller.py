@@ -14,6 +14,7 @@ from .commands import Command
 from .conversation import Conversation
 from .engine import Engine, Sink
 from .events import Event, TimelineEvent
+from .preview import PreviewConversation, StillLoading
 from .profile import Profile, Stage
 from .run import Run
 from .tools import ToolBox
@@ -31,6 +32,8 @@ class Controller:
         blocked: Mapping[str, str] | None = None,
         seed: int | None = None,
     ) -> None:
+        if isinstance(conversation, PreviewConversation):
+            raise StillLoading  # only shown: nothing runs before the whole file is read and trusted
         self.profile = profile
         self.env = env
         self.engine = Engine(profile, env=env, conversation=conversation, sinks=sinks, tools=tools,

@@ -11,6 +11,10 @@ leaf = "3f2a..."   # the message the conversation goes on from
 [[events]]         # timeline records; TOML has no null, so None values are left out
 ```
 
+`session_tail.peek_session` reads the end of a long session without parsing all of it,
+relying on the order written here (top-level keys, `[profile]`, messages, events); a file
+in any other order is read whole.
+
 Version 1 files (a flat list of messages) load as a single branch and are saved as
 version 2. A message or event that does not fit is skipped and named in
 `Conversation.skipped`; a file whose top level does not fit is refused in one line.
@@ -25,6 +29,7 @@ from typing import Any
 
 from .conversation import Conversation
 from .events import RecordError, TimelineEvent
+from .preview import PreviewConversation, StillLoading
 from .profile import Profile
 from .profile_io import (
     FileFormatError,
@@ -95,6 +100,8 @@ def message_to_dict(m: Message) -> dict[str, Any]:
 
 
 def session_to_dict(profile: Profile, conversation: Conversation) -> dict[str, Any]:
+    if isinstance(conversation, PreviewConversation):
+        raise StillLoading  # its end only: saving it would drop the rest of the file
     d: dict[str, Any] = {"version": VERSION, "title": conversation.title}
     if conversation.active_model is not None:
         d["active_model"] = conversation.active_model

@@ -34,6 +34,7 @@ from tui.core.events import (
     TimelineEvent,
     TurnEvent,
 )
+from tui.core.preview import PreviewConversation
 from tui.core.profile import Profile
 
 from .chat import ChatPane
@@ -130,6 +131,10 @@ class BatonApp(App[None]):
         self._conversation = conversation or Conversation(active_model=profile.default_model)
         # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
         self._blind: list[TimelineEvent] | None = [] if pending_compare(self._conversation) else None
+        # A long session opens on its end (a preview); the whole file loads after the first frame.
+        self._loading = conversation if isinstance(conversation, PreviewConversation) else None
+        self._held: list[str] = []  # sent while it loads: sent, in order, once it has
+        self.load_error: str | None = None  # the whole file did not fit: the app exits with it
         self._notices = list(notices)
         self._controller: Controller | None = None
         self._autosave: AutoSave | None = None
@@ -178,6 +183,47 @@ class BatonApp(App[None]):
 
             self.push_screen(TrustScreen(*self._trust_request), callback=self._trust_answered)
         self.call_after_refresh(self.mount_panels)
+        if self._loading is not None:
+            self.call_after_refresh(self._finish_loading)
+
+    @work(group="load", exit_on_error=False)
+    async def _finish_loading(self) -> None:
+        """Read, check and trust the whole session off the event loop, then put it in the
+        preview's place (the chat shows the same end); what was sent meanwhile goes now."""
+        from tui.core.preview import in_daemon_thread
+        from tui.core.profile_io import FileFormatError
+
+        from .composer import Composer
+
+        preview = self._loading
+        assert preview is not None and preview.load is not None
+        try:
+            args = await in_daemon_thread(preview.load)
+        except Exception as error:
+            args = {"error": str(error) if isinstance(error, FileFormatError) else f"{type(error).__name__}: {error}"}
+        self._loading = None
+        replaced = self._conversation is not preview  # another session opened meanwhile (/sessions, /clear) stays
+        if not replaced and "error" in args:
+            self.load_error = args["error"]  # as if read before the first frame: one line, status 2
+            self.exit(return_code=2)
+            return
+        if not replaced:
+            conversation = args["conversation"] or Conversation(active_model=args["profile"].default_model)
+            await self._replace(args["profile"], conversation, args["session_path"], args["blocked"])
+            for notice in args["notices"]:
+                await self.query_one(ChatPane).add_line(notice, "info")
+            if args["trust_request"] is not None:  # the whole file asks what its beginning did not
+                from .screens import TrustScreen
+
+                self._trust_request = args["trust_request"]
+                self.push_screen(TrustScreen(*args["trust_request"]), callback=self._trust_answered)
+        held, self._held = self._held, []
+        for text in held:
+            await self.on_composer_submitted(Composer.Submitted(self.query_one("#composer", Composer), text))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a long session loads only its end is shown: nothing may act on it."""
+        return not (self._loading is not None and action in ("save", "send_now", "alternative", "toggle_route"))
 
     async def _trust_answered(self, trusted: bool | None) -> None:
         """The person's answer about a file from elsewhere; anything but a deliberate yes is no."""
@@ -425,6 +471,10 @@ class BatonApp(App[None]):
 
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
         text = event.text
+        if self._loading is not None:
+            self._held.append(text)
+            await self.query_one(ChatPane).add_line(f"⏳ queued: {text} (sent once the session has loaded)", "info")
+            return
         if text.startswith("/"):
             from tui.core.commands import CommandError, parse_command  # first use, off the start-up path
 
@@ -554,6 +604,10 @@ class BatonApp(App[None]):
         """The session's money and tokens, and the context meter, on the status line."""
         from .status import StatusLine
 
+        if self._loading is not None:  # only the end is here: its sums would not be the session's
+            for status in self.query("#status").results(StatusLine):
+                status.set_totals("session totals once the whole file has loaded")
+            return
         turns = [e for e in self.conversation.events if isinstance(e, TurnEvent)]
         known = [e.cost_usd for e in turns if e.cost_usd is not None]
         unknown = any(e.cost_usd is None and e.usage for e in turns)

@@ -4,23 +4,38 @@ then the app. Kept apart from the App so that the App stays a screen and its com
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tui.core.conversation import Conversation
 from tui.core.defaults import default_profile
+from tui.core.profile import Profile
 
 from .app import BatonApp
 
 
-def open_args(profile_arg: str | None, session_arg: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+def open_args(
+    profile_arg: str | None,
+    session_arg: str | None,
+    env: Mapping[str, str],
+    *,
+    preview: bool = False,
+    read: Callable[[Path], tuple[Profile, Conversation]] | None = None,
+) -> dict[str, Any]:
     """What `baton [--profile P] [--session S]` opens: BatonApp's arguments. A file that
     would run commands or send keys and is not trusted opens with those parts off and a
-    question. Raises ProfileError or SessionError (one line)."""
+    question. Raises ProfileError or SessionError (one line).
+
+    With `preview`, a long session Baton wrote, whose profile is trusted, opens on the end
+    of its active branch (`peek_session`): its conversation is a PreviewConversation whose
+    `load` is this same function without `preview`, reading the file with `read` (in a
+    child process: `load_session_apart`), which the app runs in a thread after the first
+    frame and whose result replaces the preview before anything can run."""
     import os
 
     from tui.core import trust
-    from tui.core.controller import default_session_path
     from tui.core.profile_io import find_profile, load_profile
     from tui.core.session import load_session
 
@@ -32,9 +47,19 @@ def open_args(profile_arg: str | None, session_arg: str | None, env: Mapping[str
         source = find_profile(profile_arg)
         profile = load_profile(source)
     if session_arg and Path(session_arg).expanduser().exists():
-        session_profile, conversation = load_session(Path(session_arg).expanduser())
+        if preview:
+            shown = _preview(profile, source, Path(session_arg).expanduser(), env)
+            if shown is not None:
+                from tui.core.session_tail import load_session_apart
+
+                load = partial(open_args, profile_arg, session_arg, env, read=load_session_apart)
+                shown["conversation"].load = load
+                return shown
+        session_profile, conversation = (read or load_session)(Path(session_arg).expanduser())
         if profile is None:
             profile, source = session_profile, Path(session_arg).expanduser()
+    from tui.core.controller import default_session_path  # (the engine's imports: not for a preview)
+
     session_path = Path(session_arg).expanduser() if session_arg else default_session_path(env)
     if conversation is not None and conversation.skipped:
         # Saving would drop what could not be read: the file stays as it was.
@@ -49,6 +74,30 @@ def open_args(profile_arg: str | None, session_arg: str | None, env: Mapping[str
         trust_request = (str(source), trust.exposure(profile).lines())
     return {"profile": profile or default_profile(env), "conversation": conversation, "env": env,
             "session_path": session_path, "blocked": blocked, "trust_request": trust_request, "notices": notices}
+
+
+def _preview(profile: Profile | None, source: Path | None, path: Path, env: Mapping[str, str]) -> dict[str, Any] | None:
+    """BatonApp's arguments for the end of the session at `path`, or None: the file is
+    not one Baton wrote in its layout, is short, or its profile would ask to be trusted
+    (that question comes before anything is shown, from the whole file, as always)."""
+    import os
+    import shutil
+
+    from tui.core import trust
+    from tui.core.session_tail import peek_session
+
+    size = shutil.get_terminal_size()  # the preview holds what fills the screen, not more
+    peeked = peek_session(path, (size.columns, size.lines))
+    if peeked is None:
+        return None
+    if profile is None:
+        profile, source = peeked.profile, path
+    if source is not None and not trust.is_trusted(source, profile, os.environ):
+        return None
+    # The servers start once the whole file has been read and its profile checked again.
+    waiting = trust.Blocked(mcp_servers={name: "off until the session has loaded" for name in profile.mcp_servers})
+    return {"profile": profile, "conversation": peeked.conversation, "env": env, "session_path": path,
+            "blocked": waiting, "trust_request": None, "notices": []}
 
 
 def _one_line(text: str) -> str:
@@ -67,7 +116,7 @@ def run(profile_arg: str | None, session_arg: str | None) -> int:
 
     env = load_environment()
     try:
-        args = open_args(profile_arg, session_arg, env)
+        args = open_args(profile_arg, session_arg, env, preview=True)
     except (ProfileError, SessionError) as error:
         print(_one_line(str(error)), file=sys.stderr)
         return 2
@@ -77,7 +126,11 @@ def run(profile_arg: str | None, session_arg: str | None) -> int:
               file=sys.stderr)
         return 2
     try:
-        BatonApp(**args).run()
+        app = BatonApp(**args)
+        app.run()
     finally:
         lock.release()
+    if app.load_error is not None:  # the whole session, read after the first frame, did not fit
+        print(_one_line(app.load_error), file=sys.stderr)
+        return 2
     return 0
