@@ -3,9 +3,17 @@ profile's prices, else a pricing table for known models. Unknown stays None, nev
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import time
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
 
+from .env import data_dir
 from .models import ModelSpec
 from .types import Usage
 
@@ -64,8 +72,11 @@ def spec_rates(spec: ModelSpec) -> Rates | None:
 
 
 def warm() -> None:
-    """Import the price table in a thread of its own (0.3 s), so the first turn's cost is
-    not paid on the event loop while an answer streams."""
+    """Import the price table in a thread of its own (0.2-0.4 s), so a first turn's cost
+    is not paid on the event loop while an answer streams. Not when the rates kept on
+    disk are current: then no turn is likely to need the table at all."""
+    if _RatesFile.load().current:
+        return
     import threading
 
     def load() -> None:
@@ -76,13 +87,21 @@ def warm() -> None:
 
 @lru_cache(maxsize=256)
 def _table_rates(provider: str, model_id: str) -> Rates | None:
-    """Rates from genai-prices' bundled snapshot, its own cache prices where it has them.
-
-    Imported here, on first use, to keep it off the start-up path. The snapshot ships
-    with the package: no network.
-    """
+    """Rates from genai-prices' bundled snapshot (no network), read once a day per model
+    and kept in the data directory's `prices.json`: importing the table costs more than
+    a short `baton ask` itself."""
     if provider not in _TABLE_PROVIDERS:
         return None
+    kept = _RatesFile.load()
+    key = f"{provider}/{model_id}"
+    if kept.current and key in kept.rates:
+        return kept.rates[key]
+    rates = _rates_from_table(provider, model_id)
+    kept.store(key, rates)
+    return rates
+
+
+def _rates_from_table(provider: str, model_id: str) -> Rates | None:
     try:
         from genai_prices import Usage as PUsage
         from genai_prices import calc_price
@@ -101,3 +120,57 @@ def _table_rates(provider: str, model_id: str) -> Rates | None:
         return Rates(float(inp.total_price), float(out.total_price), read, write)
     except Exception:  # unknown model or provider in the table: cost stays unknown
         return None
+
+
+class _RatesFile:
+    """Rates looked up in the table, by "provider/model" (None: the table has no price),
+    valid for the table they came from (its file's size and time) on the day they were
+    read. Unreadable or stale, it is simply rebuilt; a failed write only loses the cache."""
+
+    def __init__(self, path: Path | None, stamp: str, rates: dict[str, Rates | None], current: bool) -> None:
+        self.path, self.stamp, self.rates, self.current = path, stamp, rates, current
+
+    @classmethod
+    def load(cls) -> _RatesFile:
+        stamp = _table_stamp()
+        if stamp is None:
+            return cls(None, "", {}, False)
+        path = data_dir() / "prices.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("stamp") == stamp:
+                rates = {str(k): None if v is None else _rates_of(v) for k, v in data["rates"].items()}
+                return cls(path, stamp, rates, True)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass
+        return cls(path, stamp, {}, False)
+
+    def store(self, key: str, rates: Rates | None) -> None:
+        if self.path is None:
+            return
+        self.rates[key] = rates
+        data = {"stamp": self.stamp, "rates": {
+            k: None if r is None else [r.input, r.output, r.cache_read, r.cache_write] for k, r in self.rates.items()}}
+        from .files.tomlfile import atomic_write  # private, whole or not at all; only on a miss
+
+        with contextlib.suppress(OSError):
+            atomic_write(self.path, json.dumps(data))
+
+
+def _rates_of(kept: Any) -> Rates:
+    """[input, output, cache read, cache write] as kept; a bad entry raises (the file is rebuilt)."""
+    inp, out, read, write = kept
+    return Rates(float(inp), float(out), None if read is None else float(read), None if write is None else float(write))
+
+
+def _table_stamp() -> str | None:
+    """Which table and which day: None when genai-prices is not installed. Found without
+    importing it."""
+    spec = find_spec("genai_prices")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        table = os.stat(Path(spec.origin).with_name("data.py"))
+    except OSError:
+        return None
+    return f"{table.st_size}:{table.st_mtime_ns}:{time.strftime('%Y-%m-%d', time.gmtime())}"
