@@ -182,6 +182,7 @@ def new_client(timeout: float) -> httpx.AsyncClient:
     # No retries of the transport's own: the engine's one retry budget is the only one.
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        verify=ssl_context(),  # also for the proxies httpx mounts from the environment
         transport=httpx.AsyncHTTPTransport(retries=0, verify=ssl_context()),
     )
 
