@@ -256,27 +256,33 @@ def _refused(command: str, arg: str | None, profile: Any = None) -> bool:
 
 
 def load_profile_arg(arg: str | None, env: dict[str, str]):
-    from tui.core.defaults import default_profile
+    if not arg:
+        from tui.core.defaults import default_profile
+
+        return default_profile(env)
     from tui.core.profile_io import find_profile, load_profile
 
-    if not arg:
-        return default_profile(env)
     return load_profile(find_profile(arg))
 
 
 async def ask(args: argparse.Namespace) -> int:
     from tui.core.env import load_environment
     from tui.core.models import ModelError
-    from tui.core.profile_io import ProfileError
 
     env = load_environment()
-    try:
-        profile = load_profile_arg(args.ask_profile or args.profile, env)
-    except ProfileError as e:
-        _say(str(e))
-        return EXIT_USAGE
-    if _refused("baton ask", args.ask_profile or args.profile, profile):
-        return EXIT_USAGE
+    arg = args.ask_profile or args.profile
+    if arg:  # the profile file reader (TOML, schema) only when there is a file to read
+        from tui.core.profile_io import ProfileError
+
+        try:
+            profile = load_profile_arg(arg, env)
+        except ProfileError as e:
+            _say(str(e))
+            return EXIT_USAGE
+        if _refused("baton ask", arg, profile):
+            return EXIT_USAGE
+    else:
+        profile = load_profile_arg(None, env)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         _say("baton ask: the prompt is empty")

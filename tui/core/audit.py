@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .files.tomlfile import open_private
-
 MAX_BYTES = 20 * 1024 * 1024
 KEEP = 3  # rotated files kept beside the live one
 
@@ -66,6 +64,8 @@ class AuditLog:
         return line.translate(_ESCAPE_C1) + "\n"
 
     def _open(self) -> IO[bytes]:
+        from .files.tomlfile import open_private  # with the TOML code: off `baton ask`'s path
+
         return os.fdopen(open_private(self.path), "ab")
 
     def _rotate(self) -> None:
