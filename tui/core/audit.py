@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 MAX_BYTES = 20 * 1024 * 1024
+LONG = 64 * 1024  # a string longer than this is written a slice at a time
 KEEP = 3  # rotated files kept beside the live one
 
 # JSON escapes C0 controls already; DEL and C1 (e.g. \x9b, a one-byte CSI) it leaves raw,
@@ -39,29 +40,71 @@ class AuditLog:
         self._file: IO[bytes] | None = None
 
     def write(self, record: dict[str, Any]) -> None:
-        line = self._line(record)
-        data = line.encode("utf-8", "backslashreplace")
+        pieces, size_hint = self._encoded(record)
         try:
             if self._file is None:
                 self._file = self._open()
             size = os.fstat(self._file.fileno()).st_size
-            if size and size + len(data) > self.max_bytes:
+            if size and size + size_hint > self.max_bytes:
                 self._rotate()
                 self._file = self._open()
-            self._file.write(data)
+            for piece in pieces:
+                self._file.write(piece)
             self._file.flush()
         except OSError:
             # A full disk or a read-only home must not stop the conversation.
             self.close()
 
-    def _line(self, record: dict[str, Any]) -> str:
+    def _encoded(self, record: dict[str, Any]) -> tuple[Iterable[bytes], int]:
+        """The record's line as bytes, and its size. A string longer than `LONG` (a huge
+        answer) is escaped, scrubbed and encoded a slice at a time as it is written, never
+        copied whole: its size is then a lower bound."""
+        nonce = os.urandom(8).hex()
+        longs: list[str] = []
         try:
-            line = json.dumps(record, ensure_ascii=False, default=str)
+            skeleton = json.dumps(_cut_long(record, longs, nonce, set()), ensure_ascii=False, default=str)
         except (TypeError, ValueError) as exc:  # a record that refers to itself, say
-            line = json.dumps({"type": "unrecorded", "error": str(exc)})
+            skeleton, longs = json.dumps({"type": "unrecorded", "error": str(exc)}), []
+        if not longs:
+            data = self._clean(skeleton + "\n").encode("utf-8", "backslashreplace")
+            return [data], len(data)
+        return self._streamed(skeleton, longs, nonce), len(skeleton) + sum(map(len, longs)) + 1
+
+    def _clean(self, line: str) -> str:
+        return self._clean_secrets(line).translate(_ESCAPE_C1)
+
+    def _streamed(self, skeleton: str, longs: list[str], nonce: str) -> Iterator[bytes]:
+        """The line in pieces: the skeleton around each long string's marker, the string's
+        JSON escaped slice by slice; scrubbed as one text (the last characters of each piece
+        wait for the next, so a key cut between two pieces is still found)."""
+        marks = sorted((skeleton.index(json.dumps(_mark(nonce, i))), i) for i in range(len(longs)))
+
+        def texts() -> Iterator[str]:
+            at = 0
+            for where, i in marks:
+                yield skeleton[at:where] + '"'
+                value = longs[i]
+                for start in range(0, len(value), LONG):
+                    yield json.dumps(value[start:start + LONG], ensure_ascii=False)[1:-1]
+                yield '"'
+                at = where + len(json.dumps(_mark(nonce, i)))
+            yield skeleton[at:] + "\n"
+
+        keep = max(map(len, self._secrets), default=1) - 1
+        carry = ""
+        for text in texts():
+            text = self._clean_secrets(carry + text)
+            cut = max(0, len(text) - keep)
+            carry = text[cut:]
+            if cut:
+                yield text[:cut].translate(_ESCAPE_C1).encode("utf-8", "backslashreplace")
+        if carry:
+            yield carry.translate(_ESCAPE_C1).encode("utf-8", "backslashreplace")
+
+    def _clean_secrets(self, text: str) -> str:
         for secret in self._secrets:
-            line = line.replace(secret, "[redacted]")
-        return line.translate(_ESCAPE_C1) + "\n"
+            text = text.replace(secret, "[redacted]")
+        return text
 
     def _open(self) -> IO[bytes]:
         from .files.tomlfile import open_private  # with the TOML code: off `baton ask`'s path
@@ -81,6 +124,30 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None
+
+
+def _mark(nonce: str, index: int) -> str:
+    """What stands for long string `index` in the skeleton (NULs: JSON escapes them)."""
+    return f"\x00{nonce}:{index}\x00"
+
+
+def _cut_long(value: Any, longs: list[str], nonce: str, path: set[int]) -> Any:
+    """`value` with each long string replaced by its mark (appended to `longs`). A
+    container met again inside itself is left for `json.dumps` to refuse."""
+    if isinstance(value, str):
+        if len(value) <= LONG:
+            return value
+        longs.append(value)
+        return _mark(nonce, len(longs) - 1)
+    if not isinstance(value, (dict, list, tuple)) or id(value) in path:
+        return value
+    path.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {k: _cut_long(v, longs, nonce, path) for k, v in value.items()}
+        return [_cut_long(v, longs, nonce, path) for v in value]
+    finally:
+        path.discard(id(value))
 
 
 def default_audit_log(env: Mapping[str, str]) -> AuditLog:
