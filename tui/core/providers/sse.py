@@ -266,6 +266,7 @@ class HttpProvider:
         started = False
         what = "stream chunk" if stream else "reply"
         response: httpx.Response | None = None
+        clock: Clock | None = None
         try:
             if key_problem(self._key):
                 raise ProviderError(
@@ -312,6 +313,8 @@ class HttpProvider:
             # The exception's text may quote a header (the key): only its type is shown.
             raise self._finish(ProviderError(f"{name}: request failed ({type(e).__name__})"), text) from None
         finally:
+            if clock is not None:
+                clock.close()
             if response is not None:
                 await response.aclose()
 
