@@ -7,6 +7,7 @@ answer, as a multiple of the answer's size (target under 4x). `baton ask`: whole
 process, peak RSS above a short `baton ask`'s. A run that takes longer than --timeout is reported as such.
 
     .venv/bin/python bench/huge.py [--sizes 5,20,50] [--timeout 120] [--only app|ask] [--runs N]
+    BENCH_BATON_ROOT=DIR .venv/bin/python bench/huge.py ...   (another checkout)
 
 With --runs N each size runs N times (interleaved with its five-word baseline) and the
 median is reported.
@@ -63,7 +64,7 @@ def in_app(base: str, timeout: float) -> dict[str, float] | None:
     env = env_for(base)
     try:
         out = subprocess.run([sys.executable, "-c", CHILD, base], capture_output=True, text=True,
-                             env=env, timeout=timeout, check=True).stdout
+                             env=env, cwd=env["PYTHONPATH"], timeout=timeout, check=True).stdout
     except subprocess.TimeoutExpired:
         return None
     return json.loads(out.strip().splitlines()[-1])
@@ -91,7 +92,8 @@ def in_ask(base: str, timeout: float) -> dict[str, float] | None:
     env = env_for(base)
     started = time.perf_counter()
     command = [sys.executable, "-c", ASK, *baton_ask()[3:]]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               cwd=env["PYTHONPATH"])  # `-c` puts the working directory first on sys.path
     assert process.stdout is not None and process.stderr is not None
     received = 0
     peak = 0.0
@@ -172,7 +174,8 @@ def report(results: dict[str, dict[str, float] | None], sizes: list[int], timeou
                 continue
             extra = r["extra_mb"] / mb
             print(f"  {where:3} {mb:3} MB  {r['seconds']:7.2f} s  {r['seconds'] / mb:6.3f} s/MB  "
-                  f"peak {r['peak_mb']:7.1f} MB (5 words {r['before_mb']:5.1f})  memory {extra:5.2f}x  ({r['chars'] / 1e6:.1f} MB received)")
+                  f"peak {r['peak_mb']:7.1f} MB (5 words {r['before_mb']:5.1f})  memory {extra:5.2f}x  "
+                  f"({r['chars'] / 1e6:.1f} MB received)")
 
 
 if __name__ == "__main__":
