@@ -190,3 +190,25 @@ def test_unknown_models_are_kept_as_unknown_and_a_stale_file_is_rebuilt(monkeypa
     assert cost_usd(unknown, Usage(100, 100)) is None
     assert json.loads(path.read_text())["stamp"] != "old"
     pricing._table_rates.cache_clear()
+
+
+def test_the_table_is_warmed_in_a_thread_once_a_day(monkeypatch, isolated_home):
+    import threading
+
+    from tui.core import pricing
+
+    started: list[str] = []
+
+    class Recorded:
+        def __init__(self, *, target, name, daemon) -> None:
+            started.append(name)
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(threading, "Thread", Recorded)
+    pricing.warm()
+    assert started == ["baton-prices"]
+    assert pricing._RatesFile.load().current  # a local model's runs would otherwise warm it every time
+    pricing.warm()
+    assert started == ["baton-prices"]

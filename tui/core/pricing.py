@@ -73,10 +73,13 @@ def spec_rates(spec: ModelSpec) -> Rates | None:
 
 def warm() -> None:
     """Import the price table in a thread of its own (0.2-0.4 s), so a first turn's cost
-    is not paid on the event loop while an answer streams. Not when the rates kept on
-    disk are current: then no turn is likely to need the table at all."""
-    if _RatesFile.load().current:
+    is not paid on the event loop while an answer streams: once a day (and table), when
+    the rates kept on disk are not current. The file is made current at once, so later
+    runs start no thread (a model first priced later that day reads the table then)."""
+    kept = _RatesFile.load()
+    if kept.current:
         return
+    kept.save()
     import threading
 
     def load() -> None:
@@ -146,9 +149,12 @@ class _RatesFile:
         return cls(path, stamp, {}, False)
 
     def store(self, key: str, rates: Rates | None) -> None:
+        self.rates[key] = rates
+        self.save()
+
+    def save(self) -> None:
         if self.path is None:
             return
-        self.rates[key] = rates
         data = {"stamp": self.stamp, "rates": {
             k: None if r is None else [r.input, r.output, r.cache_read, r.cache_write] for k, r in self.rates.items()}}
         from .files.tomlfile import atomic_write  # private, whole or not at all; only on a miss
