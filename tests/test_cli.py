@@ -209,6 +209,7 @@ def test_ask_loads_only_the_headless_path(fake_llm, tmp_path):
         "never = ('textual', 'rich', 'mcp', 'tui.ui', 'tomli_w', 'tui.core.profile_io', 'tui.core.mcp')\n"
         "later = ('genai_prices', 'pydantic')\n"
         "print(' '.join(m for m in never + later if m in sys.modules), file=sys.stderr)\n"
+        "import gc\nprint('frozen' if gc.get_freeze_count() else 'collectable', file=sys.stderr)\n"
         "raise SystemExit(status)\n"
     )
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BATON_DATA_DIR": str(tmp_path / "data"),
@@ -220,7 +221,9 @@ def test_ask_loads_only_the_headless_path(fake_llm, tmp_path):
                            text=True, env=env, cwd=tmp_path, timeout=60)
         assert r.returncode == 0, r.stderr
         assert r.stdout == "short\n"
-        loaded.append(r.stderr.split())
+        *modules, collector = r.stderr.split()
+        assert collector == "frozen"  # no collector passes over the run's objects at exit
+        loaded.append(modules)
     first, second = loaded
     assert not set(first) - {"genai_prices", "pydantic"}  # the first run reads the table (a thread)
     assert second == []  # the rates it kept answer the second
