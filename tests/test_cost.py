@@ -192,23 +192,38 @@ def test_unknown_models_are_kept_as_unknown_and_a_stale_file_is_rebuilt(monkeypa
     pricing._table_rates.cache_clear()
 
 
-def test_the_table_is_warmed_in_a_thread_once_a_day(monkeypatch, isolated_home):
+def test_warming_starts_no_import_thread(monkeypatch):
+    """A second thread importing the table while the first imports httpx's modules can
+    deadlock the import locks (`_DeadlockError` ended a `baton ask`)."""
     import threading
 
     from tui.core import pricing
 
-    started: list[str] = []
+    def no_thread(*args, **kwargs):
+        raise AssertionError("a thread was started")
 
-    class Recorded:
-        def __init__(self, *, target, name, daemon) -> None:
-            started.append(name)
-
-        def start(self) -> None:
-            pass
-
-    monkeypatch.setattr(threading, "Thread", Recorded)
+    monkeypatch.setattr(threading, "Thread", no_thread)
     pricing.warm()
-    assert started == ["baton-prices"]
-    assert pricing._RatesFile.load().current  # a local model's runs would otherwise warm it every time
-    pricing.warm()
-    assert started == ["baton-prices"]
+
+
+def test_a_table_that_cannot_be_read_is_not_kept_as_unknown(monkeypatch, isolated_home):
+    import builtins
+
+    from tui.core import pricing
+
+    real_import = builtins.__import__
+
+    def broken(name, *args, **kwargs):
+        if name == "genai_prices":
+            raise ImportError("broken install")
+        return real_import(name, *args, **kwargs)
+
+    gpt = resolve_model("openai/gpt-4.1", Profile(), {})
+    pricing._table_rates.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", broken)
+    assert cost_usd(gpt, Usage(1_000_000, 0)) is None
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    assert not (isolated_home / "data" / "prices.json").exists()
+    pricing._table_rates.cache_clear()
+    assert cost_usd(gpt, Usage(1_000_000, 0)) == pytest.approx(2.0)
+    pricing._table_rates.cache_clear()

@@ -72,20 +72,14 @@ def spec_rates(spec: ModelSpec) -> Rates | None:
 
 
 def warm() -> None:
-    """Import the price table in a thread of its own (0.2-0.4 s), so a first turn's cost
-    is not paid on the event loop while an answer streams: once a day (and table), when
-    the rates kept on disk are not current. The file is made current at once, so later
-    runs start no thread (a model first priced later that day reads the table then)."""
-    kept = _RatesFile.load()
-    if kept.current:
-        return
-    kept.save()
-    import threading
+    """Nothing to do ahead any more (the engine calls it when it makes its client).
 
-    def load() -> None:
-        import genai_prices  # noqa: F401
-
-    threading.Thread(target=load, name="baton-prices", daemon=True).start()
+    The table used to be imported here in a thread while the first request was out. A
+    second thread importing while the first imports httpx's modules can deadlock Python's
+    import locks: `baton ask` once ended with "internal error: _DeadlockError" in a
+    benchmark. The rates are now kept on disk (`_RatesFile`) and the table is imported
+    where a price is first needed, once a day per model (0.2-0.4 s).
+    """
 
 
 @lru_cache(maxsize=256)
@@ -99,26 +93,28 @@ def _table_rates(provider: str, model_id: str) -> Rates | None:
     key = f"{provider}/{model_id}"
     if kept.current and key in kept.rates:
         return kept.rates[key]
-    rates = _rates_from_table(provider, model_id)
+    try:
+        from genai_prices import Usage, calc_price
+    except Exception:  # the table cannot be read: unknown, and not kept as unknown
+        return None
+    rates = _rates_from_table(calc_price, Usage, provider, model_id)
     kept.store(key, rates)
     return rates
 
 
-def _rates_from_table(provider: str, model_id: str) -> Rates | None:
+def _rates_from_table(calc_price: Any, usage_of: Any, provider: str, model_id: str) -> Rates | None:
+    """The table's rates for one model, its own cache prices where it has them."""
     try:
-        from genai_prices import Usage as PUsage
-        from genai_prices import calc_price
-
         million = 1_000_000
-        inp = calc_price(PUsage(input_tokens=million, output_tokens=0), model_id, provider_id=provider)
-        out = calc_price(PUsage(input_tokens=0, output_tokens=million), model_id, provider_id=provider)
+        inp = calc_price(usage_of(input_tokens=million, output_tokens=0), model_id, provider_id=provider)
+        out = calc_price(usage_of(input_tokens=0, output_tokens=million), model_id, provider_id=provider)
         price = inp.model_price
         read = write = None
         if price.cache_read_mtok is not None:
-            usage = PUsage(input_tokens=million, cache_read_tokens=million)
+            usage = usage_of(input_tokens=million, cache_read_tokens=million)
             read = float(calc_price(usage, model_id, provider_id=provider).total_price)
         if price.cache_write_mtok is not None:
-            usage = PUsage(input_tokens=million, cache_write_tokens=million)
+            usage = usage_of(input_tokens=million, cache_write_tokens=million)
             write = float(calc_price(usage, model_id, provider_id=provider).total_price)
         return Rates(float(inp.total_price), float(out.total_price), read, write)
     except Exception:  # unknown model or provider in the table: cost stays unknown
@@ -149,12 +145,9 @@ class _RatesFile:
         return cls(path, stamp, {}, False)
 
     def store(self, key: str, rates: Rates | None) -> None:
-        self.rates[key] = rates
-        self.save()
-
-    def save(self) -> None:
         if self.path is None:
             return
+        self.rates[key] = rates
         data = {"stamp": self.stamp, "rates": {
             k: None if r is None else [r.input, r.output, r.cache_read, r.cache_write] for k, r in self.rates.items()}}
         from .files.tomlfile import atomic_write  # private, whole or not at all; only on a miss
