@@ -50,7 +50,7 @@ class LazyTrustContext(ssl.SSLContext):
             self._trust_loaded = True
 
 
-def verifying_context() -> ssl.SSLContext:
+def verifying_context() -> LazyTrustContext:
     """A new context that requires certificates and checks host names (as
     `ssl.create_default_context` makes it), its trust store loaded on first use."""
     context = LazyTrustContext(ssl.PROTOCOL_TLS_CLIENT)
