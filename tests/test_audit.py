@@ -70,3 +70,17 @@ def test_a_huge_record_rotates_the_log_first(tmp_path: Path):
     log.close()
     assert json.loads((tmp_path / "audit.jsonl.1").read_text())["message"] == "first"
     assert len(json.loads(path.read_text())["text"]) == LONG * 3
+
+
+def test_json_pieces_join_to_json_dumps():
+    from tui.core.audit import json_pieces
+
+    text = ("x" * (LONG - 3) + '"\\\n ü 🎉 \x9b') * 3
+    value = {"final_output": text, "events": [{"type": "turn", "text": text}], "n": None, "t": ("a", text)}
+    assert "".join(json_pieces(value, default=None)) == json.dumps(value, ensure_ascii=False)
+    try:
+        json_pieces({"x": object()}, default=None)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("json.dumps would refuse it, before any piece is written")

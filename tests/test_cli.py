@@ -87,6 +87,17 @@ def test_ask_json_is_exactly_the_documented_object(fake_llm, tmp_path):
     assert [e["type"] for e in out["events"]] == ["turn", "handoff", "turn"]
 
 
+def test_ask_json_with_a_huge_answer_is_the_same_json(fake_llm, tmp_path):
+    # Written in pieces (strings past 64 KB a slice at a time): still one JSON line.
+    answer = ("streaming tokens arrive \"quickly\" \\ ü 🎉\n" * 12_000)
+    fake_llm.script("alpha", Reply(text=answer, usage=(10, 5)))
+    r = baton("ask", "--profile", str(write_profile(tmp_path, fake_llm)), "--json", "go", tmp=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("\n") == 1
+    out = json.loads(r.stdout)
+    assert out["final_output"] == answer and out["events"][-1]["text"] == answer
+
+
 def test_ask_reads_stdin_and_takes_a_model(fake_llm, tmp_path):
     r = baton("ask", "--profile", str(write_profile(tmp_path, fake_llm)), "-m", "gamma", "-", stdin="from stdin",
               tmp=tmp_path)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -312,7 +311,7 @@ async def ask(args: argparse.Namespace) -> int:
 
 
 async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prompt: str) -> int:
-    from tui.core.audit import default_audit_log
+    from tui.core.audit import default_audit_log, json_pieces
     from tui.core.controller import Controller, audit_sink
     from tui.core.events import (
         FallbackEvent,
@@ -385,15 +384,17 @@ async def _ask(args: argparse.Namespace, profile: Any, env: dict[str, str], prom
                     _say(f"baton ask: {error}")
                     return EXIT_FAILED
                 elif isinstance(ev, RunFinished):
-                    if args.json:
-                        out.write_raw(json.dumps({
+                    if args.json:  # written in pieces: a huge answer is never copied whole
+                        for piece in json_pieces({
                             "final_output": ev.final_output,
                             "model": ev.model,
                             "events": records,
                             "alternatives": _alternatives(engine.conversation),
                             "usage": ev.usage.to_dict(),
                             "cost_usd": ev.cost_usd,
-                        }, ensure_ascii=False) + "\n")
+                        }, default=None):
+                            out.write_raw(piece)
+                        out.write_raw("\n")
                     elif out.printed:
                         out.end_line()
                     else:

@@ -7,9 +7,10 @@ The file is private (0600 in a 0700 directory) and rotates at a size cap:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,40 +60,25 @@ class AuditLog:
         """The record's line as bytes, and its size. A string longer than `LONG` (a huge
         answer) is escaped, scrubbed and encoded a slice at a time as it is written, never
         copied whole: its size is then a lower bound."""
-        nonce = os.urandom(8).hex()
-        longs: list[str] = []
         try:
-            skeleton = json.dumps(_cut_long(record, longs, nonce, set()), ensure_ascii=False, default=str)
+            skeleton, longs, nonce = _skeleton(record)
         except (TypeError, ValueError) as exc:  # a record that refers to itself, say
-            skeleton, longs = json.dumps({"type": "unrecorded", "error": str(exc)}), []
+            skeleton, longs, nonce = json.dumps({"type": "unrecorded", "error": str(exc)}), [], ""
         if not longs:
             data = self._clean(skeleton + "\n").encode("utf-8", "backslashreplace")
             return [data], len(data)
-        return self._streamed(skeleton, longs, nonce), len(skeleton) + sum(map(len, longs)) + 1
+        pieces = itertools.chain(_pieces(skeleton, longs, nonce), ["\n"])
+        return self._scrubbed(pieces), len(skeleton) + sum(map(len, longs)) + 1
 
     def _clean(self, line: str) -> str:
         return self._clean_secrets(line).translate(_ESCAPE_C1)
 
-    def _streamed(self, skeleton: str, longs: list[str], nonce: str) -> Iterator[bytes]:
-        """The line in pieces: the skeleton around each long string's marker, the string's
-        JSON escaped slice by slice; scrubbed as one text (the last characters of each piece
-        wait for the next, so a key cut between two pieces is still found)."""
-        marks = sorted((skeleton.index(json.dumps(_mark(nonce, i))), i) for i in range(len(longs)))
-
-        def texts() -> Iterator[str]:
-            at = 0
-            for where, i in marks:
-                yield skeleton[at:where] + '"'
-                value = longs[i]
-                for start in range(0, len(value), LONG):
-                    yield json.dumps(value[start:start + LONG], ensure_ascii=False)[1:-1]
-                yield '"'
-                at = where + len(json.dumps(_mark(nonce, i)))
-            yield skeleton[at:] + "\n"
-
+    def _scrubbed(self, texts: Iterable[str]) -> Iterator[bytes]:
+        """Pieces of one line, scrubbed as one text (the last characters of each piece wait
+        for the next, so a key cut between two pieces is still found), C1 escaped, encoded."""
         keep = max(map(len, self._secrets), default=1) - 1
         carry = ""
-        for text in texts():
+        for text in texts:
             text = self._clean_secrets(carry + text)
             cut = max(0, len(text) - keep)
             carry = text[cut:]
@@ -124,6 +110,36 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None
+
+
+def json_pieces(value: Any, *, default: Callable[[Any], Any] | None = str) -> Iterator[str]:
+    """`json.dumps(value, ensure_ascii=False, default=default)` in pieces, for a writer: a
+    string longer than `LONG` is escaped a slice at a time, never copied whole. What
+    json.dumps would raise is raised here, before the first piece."""
+    return _pieces(*_skeleton(value, default))
+
+
+def _skeleton(value: Any, default: Callable[[Any], Any] | None = str) -> tuple[str, list[str], str]:
+    """`value` as JSON with each long string replaced by a mark; the long strings; the
+    marks' nonce."""
+    nonce = os.urandom(8).hex()
+    longs: list[str] = []
+    skeleton = json.dumps(_cut_long(value, longs, nonce, set()), ensure_ascii=False, default=default)
+    return skeleton, longs, nonce
+
+
+def _pieces(skeleton: str, longs: list[str], nonce: str) -> Iterator[str]:
+    """The skeleton around each mark, each long string's JSON a slice at a time in place."""
+    marks = sorted((skeleton.index(json.dumps(_mark(nonce, i))), i) for i in range(len(longs)))
+    at = 0
+    for where, i in marks:
+        yield skeleton[at:where] + '"'
+        value = longs[i]
+        for start in range(0, len(value), LONG):
+            yield json.dumps(value[start:start + LONG], ensure_ascii=False)[1:-1]
+        yield '"'
+        at = where + len(json.dumps(_mark(nonce, i)))
+    yield skeleton[at:]
 
 
 def _mark(nonce: str, index: int) -> str:
