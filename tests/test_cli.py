@@ -87,6 +87,17 @@ def test_ask_json_is_exactly_the_documented_object(fake_llm, tmp_path):
     assert [e["type"] for e in out["events"]] == ["turn", "handoff", "turn"]
 
 
+def test_ask_json_with_a_huge_answer_is_the_same_json(fake_llm, tmp_path):
+    # Written in pieces (strings past 64 KB a slice at a time): still one JSON line.
+    answer = ("streaming tokens arrive \"quickly\" \\ ü 🎉\n" * 12_000)
+    fake_llm.script("alpha", Reply(text=answer, usage=(10, 5)))
+    r = baton("ask", "--profile", str(write_profile(tmp_path, fake_llm)), "--json", "go", tmp=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("\n") == 1
+    out = json.loads(r.stdout)
+    assert out["final_output"] == answer and out["events"][-1]["text"] == answer
+
+
 def test_ask_reads_stdin_and_takes_a_model(fake_llm, tmp_path):
     r = baton("ask", "--profile", str(write_profile(tmp_path, fake_llm)), "-m", "gamma", "-", stdin="from stdin",
               tmp=tmp_path)
@@ -198,3 +209,32 @@ def test_core_imports_no_ui():
     leaked, count = r.stdout.splitlines()
     assert leaked == "[]"
     assert int(count) >= 15  # every module was walked, not an empty package
+
+
+def test_ask_loads_only_the_headless_path(fake_llm, tmp_path):
+    """No UI, MCP, profile-file or price-table code in a plain `baton ask`; the price
+    table only until its rates are kept in the data directory."""
+    fake_llm.script("a", Reply(text="short", usage=(10, 5)), Reply(text="short", usage=(10, 5)))
+    code = (
+        "import sys\nfrom tui.cli import main\nstatus = main(sys.argv[1:])\n"
+        "never = ('textual', 'rich', 'mcp', 'tui.ui', 'tomli_w', 'tui.core.profile_io', 'tui.core.mcp')\n"
+        "later = ('genai_prices', 'pydantic')\n"
+        "print(' '.join(m for m in never + later if m in sys.modules), file=sys.stderr)\n"
+        "import gc\nprint('frozen' if gc.get_freeze_count() else 'collectable', file=sys.stderr)\n"
+        "raise SystemExit(status)\n"
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BATON_DATA_DIR": str(tmp_path / "data"),
+           "BATON_CONFIG_DIR": str(tmp_path / "config"), "OPENAI_API_KEY": "sk-test-0123456789",
+           "OPENAI_BASE_URL": fake_llm.openai_base, "PYTHONPATH": str(ROOT)}
+    loaded = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code, "ask", "-m", "openai/a", "go"], capture_output=True,
+                           text=True, env=env, cwd=tmp_path, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "short\n"
+        *modules, collector = r.stderr.split()
+        assert collector == "frozen"  # no collector passes over the run's objects at exit
+        loaded.append(modules)
+    first, second = loaded
+    assert not set(first) - {"genai_prices", "pydantic"}  # the first run reads the table (a thread)
+    assert second == []  # the rates it kept answer the second

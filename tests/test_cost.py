@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -147,3 +148,68 @@ def test_model_spec_reads_reasoning_settings_when_the_profile_has_them():
     )
     s = resolve_model("deep", p, {})
     assert (s.reasoning_effort, s.thinking_budget) == ("high", 4096)
+
+
+# -- the table's rates kept on disk ------------------------------------------------------
+
+
+def test_table_rates_are_kept_on_disk_and_read_back_without_the_table(monkeypatch, isolated_home):
+    from tui.core import pricing
+
+    gpt = resolve_model("openai/gpt-4.1", Profile(), {})
+    pricing._table_rates.cache_clear()
+    first = cost_usd(gpt, Usage(1_000_000, 0))
+    kept = json.loads((isolated_home / "data" / "prices.json").read_text())
+    assert kept["rates"]["openai/gpt-4.1"][0] == pytest.approx(first)
+
+    def no_table(provider: str, model_id: str) -> None:
+        raise AssertionError("the table was read again")
+
+    monkeypatch.setattr(pricing, "_rates_from_table", no_table)
+    pricing._table_rates.cache_clear()  # a new process: only the file is left
+    assert cost_usd(gpt, Usage(1_000_000, 0)) == pytest.approx(first)
+    assert pricing._RatesFile.load().current
+
+
+def test_unknown_models_are_kept_as_unknown_and_a_stale_file_is_rebuilt(monkeypatch, isolated_home):
+    from tui.core import pricing
+
+    unknown = resolve_model("openai/no-such-model-here", Profile(), {})
+    pricing._table_rates.cache_clear()
+    assert cost_usd(unknown, Usage(100, 100)) is None
+    path = isolated_home / "data" / "prices.json"
+    assert json.loads(path.read_text())["rates"] == {"openai/no-such-model-here": None}
+
+    # Another table (or another day): what the file says is not trusted.
+    path.write_text(json.dumps({"stamp": "old", "rates": {"openai/no-such-model-here": [1.0, 2.0, None, None]}}))
+    pricing._table_rates.cache_clear()
+    assert not pricing._RatesFile.load().current
+    assert cost_usd(unknown, Usage(100, 100)) is None
+    path.write_text("{not json")
+    pricing._table_rates.cache_clear()
+    assert cost_usd(unknown, Usage(100, 100)) is None
+    assert json.loads(path.read_text())["stamp"] != "old"
+    pricing._table_rates.cache_clear()
+
+
+def test_a_table_that_cannot_be_read_is_not_kept_as_unknown(monkeypatch, isolated_home):
+    import builtins
+
+    from tui.core import pricing
+
+    real_import = builtins.__import__
+
+    def broken(name, *args, **kwargs):
+        if name == "genai_prices":
+            raise ImportError("broken install")
+        return real_import(name, *args, **kwargs)
+
+    gpt = resolve_model("openai/gpt-4.1", Profile(), {})
+    pricing._table_rates.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", broken)
+    assert cost_usd(gpt, Usage(1_000_000, 0)) is None
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    assert not (isolated_home / "data" / "prices.json").exists()
+    pricing._table_rates.cache_clear()
+    assert cost_usd(gpt, Usage(1_000_000, 0)) == pytest.approx(2.0)
+    pricing._table_rates.cache_clear()

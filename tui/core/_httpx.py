@@ -21,15 +21,21 @@ if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
     sys.modules["httpx._main"] = _stub
 
 import functools  # noqa: E402
-import ssl  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import httpx  # noqa: E402
+
+if TYPE_CHECKING:
+    from tui.core.providers.tls import LazyTrustContext
 
 __all__ = ["httpx", "ssl_context"]
 
 
 @functools.cache
-def ssl_context() -> ssl.SSLContext:
-    """One TLS context for every client: building one reads the CA bundle (about 0.1 s),
-    which each new client would otherwise do again, on the event loop."""
-    return httpx.create_ssl_context()
+def ssl_context() -> LazyTrustContext:
+    """One TLS context for every client, verifying as httpx's default does. Reading the CA
+    bundle (20-100 ms) waits for the first TLS handshake, which a plain-http endpoint
+    never makes; `ssl_context().load_trust()` reads it ahead."""
+    from tui.core.providers.tls import verifying_context
+
+    return verifying_context()

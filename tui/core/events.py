@@ -36,6 +36,8 @@ def _now() -> float:
 
 @dataclass(frozen=True)
 class TurnStarted:
+    """A model begins an answer (after a retry or a fallback, again)."""
+
     model: str
     lane: str | None = None
     purpose: str = "answer"  # answer | synthesis | judge | stage | check
@@ -43,6 +45,8 @@ class TurnStarted:
 
 @dataclass(frozen=True)
 class TextDelta:
+    """A piece of an answer's text, as it streams."""
+
     model: str
     text: str
     lane: str | None = None
@@ -120,6 +124,8 @@ class ModelSelected:
 
 @dataclass(frozen=True)
 class RunFinished:
+    """The run ended well: its final output, who gave it, and what the run used and cost."""
+
     final_output: str
     model: str
     usage: Usage = Usage()
@@ -128,6 +134,8 @@ class RunFinished:
 
 @dataclass(frozen=True)
 class RunFailed:
+    """The run ended with an error; nothing follows it."""
+
     error: str
 
 
@@ -144,6 +152,8 @@ class RunCancelled:
 
 @dataclass(frozen=True)
 class TimelineEvent:
+    """A recorded event: kept in the session and the audit log (see the module's text)."""
+
     type: ClassVar[str] = "event"
 
     def to_record(self) -> dict[str, Any]:
@@ -207,6 +217,8 @@ class TurnEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class HandoffEvent(TimelineEvent):
+    """The conversation passed from one model to another, with a package of what it needs."""
+
     type: ClassVar[str] = "handoff"
     from_model: str
     to_model: str
@@ -265,6 +277,8 @@ class CompactEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class RouteEvent(TimelineEvent):
+    """Automatic routing classified the prompt and chose a model."""
+
     type: ClassVar[str] = "route"
     task_type: str
     model: str
@@ -275,6 +289,8 @@ class RouteEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class FallbackEvent(TimelineEvent):
+    """A model failed for good and the next of its fallbacks answers instead."""
+
     type: ClassVar[str] = "fallback"
     from_model: str
     to_model: str
@@ -284,6 +300,8 @@ class FallbackEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class RetryEvent(TimelineEvent):
+    """A model failed in a way worth another try, after `delay_s`."""
+
     type: ClassVar[str] = "retry"
     model: str
     attempt: int
@@ -294,6 +312,8 @@ class RetryEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class ToolCallEvent(TimelineEvent):
+    """A tool call ended: its arguments and its result or error."""
+
     type: ClassVar[str] = "tool_call"
     model: str
     server: str
@@ -319,6 +339,8 @@ class RoundEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class ParallelEvent(TimelineEvent):
+    """A parallel round ended: every answer, the errors and the synthesis."""
+
     type: ClassVar[str] = "parallel"
     models: tuple[str, ...]
     answers: dict[str, str]  # model -> answer ("" if it failed)
@@ -332,6 +354,8 @@ class ParallelEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class ConsensusEvent(TimelineEvent):
+    """A consensus round ended: the judge's ranking of the anonymous answers."""
+
     type: ClassVar[str] = "consensus"
     models: tuple[str, ...]
     judge: str
@@ -348,6 +372,8 @@ class ConsensusEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class StageEvent(TimelineEvent):
+    """A pipeline stage ended with its output."""
+
     type: ClassVar[str] = "stage"
     index: int
     model: str
@@ -358,6 +384,8 @@ class StageEvent(TimelineEvent):
 
 @dataclass(frozen=True)
 class ValidationEvent(TimelineEvent):
+    """A stage's output was checked, and passed or not."""
+
     type: ClassVar[str] = "validation"
     model: str
     passed: bool

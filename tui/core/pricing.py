@@ -3,9 +3,17 @@ profile's prices, else a pricing table for known models. Unknown stays None, nev
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import time
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
 
+from .env import data_dir
 from .models import ModelSpec
 from .types import Usage
 
@@ -63,41 +71,94 @@ def spec_rates(spec: ModelSpec) -> Rates | None:
     return _table_rates(spec.provider.name, spec.model_id)
 
 
-def warm() -> None:
-    """Import the price table in a thread of its own (0.3 s), so the first turn's cost is
-    not paid on the event loop while an answer streams."""
-    import threading
-
-    def load() -> None:
-        import genai_prices  # noqa: F401
-
-    threading.Thread(target=load, name="baton-prices", daemon=True).start()
-
-
 @lru_cache(maxsize=256)
 def _table_rates(provider: str, model_id: str) -> Rates | None:
-    """Rates from genai-prices' bundled snapshot, its own cache prices where it has them.
-
-    Imported here, on first use, to keep it off the start-up path. The snapshot ships
-    with the package: no network.
-    """
+    """Rates from genai-prices' bundled snapshot (no network), read once a day per model
+    and kept in the data directory's `prices.json`: importing the table costs more than
+    a short `baton ask` itself."""
     if provider not in _TABLE_PROVIDERS:
         return None
+    kept = _RatesFile.load()
+    key = f"{provider}/{model_id}"
+    if kept.current and key in kept.rates:
+        return kept.rates[key]
     try:
-        from genai_prices import Usage as PUsage
-        from genai_prices import calc_price
+        from genai_prices import Usage, calc_price
+    except Exception:  # the table cannot be read: unknown, and not kept as unknown
+        return None
+    rates = _rates_from_table(calc_price, Usage, provider, model_id)
+    kept.store(key, rates)
+    return rates
 
+
+def _rates_from_table(calc_price: Any, usage_of: Any, provider: str, model_id: str) -> Rates | None:
+    """The table's rates for one model, its own cache prices where it has them."""
+    try:
         million = 1_000_000
-        inp = calc_price(PUsage(input_tokens=million, output_tokens=0), model_id, provider_id=provider)
-        out = calc_price(PUsage(input_tokens=0, output_tokens=million), model_id, provider_id=provider)
+        inp = calc_price(usage_of(input_tokens=million, output_tokens=0), model_id, provider_id=provider)
+        out = calc_price(usage_of(input_tokens=0, output_tokens=million), model_id, provider_id=provider)
         price = inp.model_price
         read = write = None
         if price.cache_read_mtok is not None:
-            usage = PUsage(input_tokens=million, cache_read_tokens=million)
+            usage = usage_of(input_tokens=million, cache_read_tokens=million)
             read = float(calc_price(usage, model_id, provider_id=provider).total_price)
         if price.cache_write_mtok is not None:
-            usage = PUsage(input_tokens=million, cache_write_tokens=million)
+            usage = usage_of(input_tokens=million, cache_write_tokens=million)
             write = float(calc_price(usage, model_id, provider_id=provider).total_price)
         return Rates(float(inp.total_price), float(out.total_price), read, write)
     except Exception:  # unknown model or provider in the table: cost stays unknown
         return None
+
+
+class _RatesFile:
+    """Rates looked up in the table, by "provider/model" (None: the table has no price),
+    valid for the table they came from (its file's size and time) on the day they were
+    read. Unreadable or stale, it is simply rebuilt; a failed write only loses the cache."""
+
+    def __init__(self, path: Path | None, stamp: str, rates: dict[str, Rates | None], current: bool) -> None:
+        self.path, self.stamp, self.rates, self.current = path, stamp, rates, current
+
+    @classmethod
+    def load(cls) -> _RatesFile:
+        stamp = _table_stamp()
+        if stamp is None:
+            return cls(None, "", {}, False)
+        path = data_dir() / "prices.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("stamp") == stamp:
+                rates = {str(k): None if v is None else _rates_of(v) for k, v in data["rates"].items()}
+                return cls(path, stamp, rates, True)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass
+        return cls(path, stamp, {}, False)
+
+    def store(self, key: str, rates: Rates | None) -> None:
+        if self.path is None:
+            return
+        self.rates[key] = rates
+        data = {"stamp": self.stamp, "rates": {
+            k: None if r is None else [r.input, r.output, r.cache_read, r.cache_write] for k, r in self.rates.items()}}
+        from .files.tomlfile import atomic_write  # private, whole or not at all; only on a miss
+
+        with contextlib.suppress(OSError):
+            atomic_write(self.path, json.dumps(data))
+
+
+def _rates_of(kept: Any) -> Rates:
+    """[input, output, cache read, cache write] as kept; a bad entry raises (the file is rebuilt)."""
+    inp, out, read, write = kept
+    return Rates(float(inp), float(out), None if read is None else float(read), None if write is None else float(write))
+
+
+def _table_stamp() -> str | None:
+    """Which table and which day: None when genai-prices is not installed. Found without
+    importing it."""
+    spec = find_spec("genai_prices")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        table = os.stat(Path(spec.origin).with_name("data.py"))
+    except OSError:
+        return None
+    return f"{table.st_size}:{table.st_mtime_ns}:{time.strftime('%Y-%m-%d', time.gmtime())}"

@@ -221,10 +221,6 @@ class BatonApp(App[None]):
         for text in held:
             await self.on_composer_submitted(Composer.Submitted(self.query_one("#composer", Composer), text))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While a long session loads only its end is shown: nothing may act on it."""
-        return not (self._loading is not None and action in ("save", "send_now", "alternative", "toggle_route"))
-
     async def _trust_answered(self, trusted: bool | None) -> None:
         """The person's answer about a file from elsewhere; anything but a deliberate yes is no."""
         assert self._trust_request is not None
@@ -778,6 +774,9 @@ class BatonApp(App[None]):
         await chat.select(index)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self._loading is not None and action in ("save", "send_now", "alternative", "toggle_route",
+                                                     "select_message", "round_key"):
+            return False  # a long session still loading shows only its end: nothing may act on it
         if action == "select_message":
             chats = self.query("#chat")
             return bool(chats) and self.query_one(ChatPane).next_selectable(None, -1) is not None
@@ -959,20 +958,24 @@ class BatonApp(App[None]):
 
 
 def _warm_up() -> None:
-    """After the first frame, in a thread: import what the first answer needs (httpx, the
-    engine, Markdown, the TLS context), so Enter does not wait for it on the event loop; then freeze what
-    is alive so far (modules, the app), which the collector would otherwise walk in every
-    full collection: 55-70 ms pauses, four in a 20,000-word answer, each one a late key."""
+    """After the first frame, in a thread: import httpx and Markdown and read the CA
+    bundle, so Enter does not wait for them on the event loop; then freeze what is alive
+    so far (modules, the app), which the collector would otherwise walk in every full
+    collection: 55-70 ms pauses, four in a 20,000-word answer, each one a late key.
+    Only modules the event loop's own imports never hold a lock on mid-way (third-party
+    ones, and the small module that wraps httpx), so the two threads cannot deadlock."""
     import gc
     import threading
 
     def work() -> None:
-        import rich.markdown  # noqa: F401
+        try:
+            import rich.markdown  # noqa: F401
 
-        import tui.core.engine  # noqa: F401
-        from tui.core._httpx import ssl_context
+            from tui.core._httpx import ssl_context
 
-        ssl_context()
+            ssl_context().load_trust()
+        except Exception:  # noqa: S110 - a warm-up that fails leaves the work to first use
+            pass
         gc.freeze()
 
     threading.Thread(target=work, name="baton-warm-up", daemon=True).start()

@@ -28,7 +28,7 @@ from ..events import (
 )
 from ..history import wire_messages
 from ..models import ModelError, ModelSpec, api_key, resolve_model
-from ..pricing import cost_usd, warm
+from ..pricing import cost_usd
 from ..profile import Profile
 from ..providers.base import (
     ChatRequest,
@@ -89,7 +89,6 @@ class TurnRunner:
 
             secret = api_key(spec.provider, self.env)  # a missing key fails here, before any request
             if self._client is None:
-                warm()  # the price table loads while the first request is out
                 self._client = httpx.AsyncClient(
                     timeout=httpx.Timeout(120.0, connect=10.0),
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
@@ -247,7 +246,7 @@ class TurnRunner:
 
 
 def _output_problem(result: TurnFinished, validate: bool) -> str | None:
-    if not result.text.strip() and not result.tool_calls:
+    if (not result.text or result.text.isspace()) and not result.tool_calls:  # no copy of a huge answer
         return "empty output"
     if validate and result.finish_reason == "length":
         return "truncated output (the provider's length limit)"

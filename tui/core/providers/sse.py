@@ -182,6 +182,7 @@ def new_client(timeout: float) -> httpx.AsyncClient:
     # No retries of the transport's own: the engine's one retry budget is the only one.
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        verify=ssl_context(),  # also for the proxies httpx mounts from the environment
         transport=httpx.AsyncHTTPTransport(retries=0, verify=ssl_context()),
     )
 
@@ -265,6 +266,7 @@ class HttpProvider:
         started = False
         what = "stream chunk" if stream else "reply"
         response: httpx.Response | None = None
+        clock: Clock | None = None
         try:
             if key_problem(self._key):
                 raise ProviderError(
@@ -311,6 +313,8 @@ class HttpProvider:
             # The exception's text may quote a header (the key): only its type is shown.
             raise self._finish(ProviderError(f"{name}: request failed ({type(e).__name__})"), text) from None
         finally:
+            if clock is not None:
+                clock.close()
             if response is not None:
                 await response.aclose()
 

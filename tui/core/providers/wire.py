@@ -32,7 +32,12 @@ T = TypeVar("T")
 class Clock:
     """The request's deadlines as absolute times on the loop's clock. A parser sets
     `progressed` at the first text, thinking or tool-call delta, which ends the first-token
-    wait."""
+    wait.
+
+    One timer serves every wait (a stream waits once per chunk, thousands of times): it is
+    moved earlier when a wait's deadline is earlier, and when it fires before the current
+    wait's deadline (which moved later as chunks arrived) it is set again for that one.
+    """
 
     def __init__(self, name: str, deadlines: Deadlines) -> None:
         self.name = name
@@ -42,6 +47,10 @@ class Clock:
         self.turn_at = now + deadlines.turn_s
         self.first_at = now + deadlines.first_token_s
         self.progressed = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Task[object] | None = None  # the task inside `wait`, if any
+        self._until = 0.0  # that wait's deadline
+        self._expired = False  # the timer cancelled that wait
 
     async def wait(self, awaitable: Awaitable[T], *, idle: bool = True) -> T:
         """`await awaitable`, or a ProviderError naming the deadline that passed first."""
@@ -52,11 +61,45 @@ class Clock:
             idle_at = self._loop.time() + self.deadlines.idle_s
             if idle_at < when:
                 when, which = idle_at, "idle"
+        task = asyncio.current_task()
+        assert task is not None, "Clock.wait runs inside a task"
+        cancelling = task.cancelling()
+        self._waiter, self._until, self._expired = task, when, False
+        if self._timer is None or self._timer.when() > when:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(when, self._alarm)
         try:
-            async with asyncio.timeout_at(when):
-                return await awaitable
+            return await awaitable
+        except asyncio.CancelledError:
+            if self._expired:
+                self._expired = False
+                if task.uncancel() <= cancelling:  # ours alone, as asyncio.timeout decides
+                    raise self.expired(which) from None
+            raise
         except TimeoutError:
             raise self.expired(which) from None
+        finally:
+            self._waiter = None
+            if self._expired:  # the awaitable swallowed our cancellation: undo its count
+                self._expired = False
+                task.uncancel()
+
+    def _alarm(self) -> None:
+        self._timer = None
+        if self._waiter is None:
+            return  # between waits: the next one sets the timer again
+        if self._loop.time() < self._until:
+            self._timer = self._loop.call_at(self._until, self._alarm)
+            return
+        self._expired = True
+        self._waiter.cancel()
+
+    def close(self) -> None:
+        """The request is over: its timer goes (a stream may end long before a deadline)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def expired(self, which: str) -> ProviderError:
         d = self.deadlines
