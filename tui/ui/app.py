@@ -763,6 +763,13 @@ class BatonApp(App[None]):
 
         await alternative(self, step)
 
+    @staticmethod
+    def steering() -> Any:
+        """The steering commands, for the chat's selection keys (which cannot import them)."""
+        from . import steering
+
+        return steering
+
     async def action_select_message(self) -> None:
         """Select the last message of the chat (keys then act on it; escape comes back)."""
         chat = self.query_one(ChatPane)

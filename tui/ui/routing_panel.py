@@ -79,12 +79,12 @@ class RoutingPanel(VerticalScroll):
                               tooltip="The model for that task")
         yield Static(Content("Last decision"), classes="heading")
         yield Static(self._last_route(state), id="last-route")
-        yield Static(Content("Your leader"), classes="heading")
-        yield Static(self._leader(state, None), id="leader")
         yield Static(Content("Constraints"), classes="heading")
         yield Static(self._constraints(state), id="constraints")
         yield Static(Content("MCP servers"), classes="heading mcp")
         yield Static(id="mcp", classes="mcp")
+        yield Static(Content("Your leader"), classes="heading")
+        yield Static(self._leader(state, None), id="leader")
 
     @staticmethod
     def _rules(state: RoutingState) -> Content:

@@ -10,21 +10,23 @@ keys exist app-wide (alt+1..9, alt+a/b/t) while they apply.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.binding import Binding, BindingType
 
 from tui.core.events import ParallelEvent, TimelineEvent, VoteEvent
 
 if TYPE_CHECKING:
+    from typing import Any as ChatPane  # the chat pane: a type import of it would close a cycle
+
     from tui.core.conversation import Conversation
     from tui.core.types import Message
 
-    from .chat import ChatPane, Item
-    from .steering import Host as SteeringHost
+    from .views import Item
 
-    class Host(SteeringHost, Protocol):
-        def copy_to_clipboard(self, text: str) -> None: ...
+    # The app: the steering commands' host, with a clipboard. Named loosely here, since a
+    # type import of steering (which shows things in the chat) would close a cycle.
+    Host = Any
 
 
 # Most terminals send alt+1..9 as escape then the digit, which Textual reads as the
@@ -233,8 +235,7 @@ async def act(chat: ChatPane, name: str, arg: object = None) -> None:
 
 
 async def _on_message(chat: ChatPane, host: Host, name: str, arg: object) -> None:
-    from . import steering as steer
-
+    steer = host.steering()  # the app hands over its steering commands (no import: a cycle)
     item = chat.selected_item()
     message = message_of(chat, item) if item is not None else None
     if message is None:
@@ -266,9 +267,9 @@ def quote(text: str) -> str:
 async def leave(chat: ChatPane, typed: str = "", *, block: bool = False) -> None:
     """Back to the composer and the end of the chat, with `typed` added at the end of what
     the composer holds (a `block` starts on a line of its own)."""
-    from .composer import Composer
+    from textual.widgets import TextArea  # the composer's base: importing Composer would close a cycle
 
-    composer = chat.app.query_one("#composer", Composer)
+    composer = chat.app.query_one("#composer", TextArea)
     if block and composer.text and not composer.text.endswith("\n"):
         typed = "\n\n" + typed
     if typed:
