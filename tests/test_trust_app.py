@@ -9,6 +9,7 @@ import pytest
 import tomli_w
 from fakellm import FakeLLM, Reply
 from test_app_helpers import screen_text, wait_for
+from textual.widgets import Footer
 
 from tui.ui.app import BatonApp
 from tui.ui.launch import open_args
@@ -86,6 +87,10 @@ async def test_trusting_in_the_modal_turns_the_parts_on_and_is_remembered(
     app = BatonApp(**open_args(None, str(session), {"OPENAI_API_KEY": KEY}))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, TrustScreen))
+        # The screen under the modal is complete before it asks: an answer given before
+        # the modal's first paint once dropped the composer, footer and panels for good.
+        main = app.screen_stack[0]
+        assert main.query("#composer") and main.query(Footer) and not app.screen.query(Footer)
         await pilot.press("ctrl+t")  # a deliberate choice
         await wait_for(pilot, lambda: "✓ trusted" in screen_text(app))
         await wait_for(pilot, lambda: marker.exists(), timeout=20)

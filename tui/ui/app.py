@@ -9,6 +9,7 @@ costs little more than Textual's own.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -127,7 +128,7 @@ class BatonApp(App[None]):
         self._editing: str | None = None  # the question /edit put back in the composer
         self._queued: list[str] = []  # messages sent while an answer streams, in order
         self._side_choice: bool | None = None  # the person's F2 choice; None: by the width
-        self._checking_below = False
+        self._checking_below = 0.0  # when a check was queued; 0: none
         self._conversation = conversation or Conversation(active_model=profile.default_model)
         # While a blind compare waits for a vote, its timeline lines (which name models) wait too.
         self._blind: list[TimelineEvent] | None = [] if pending_compare(self._conversation) else None
@@ -178,13 +179,18 @@ class BatonApp(App[None]):
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
         self._layout(self.size.width)
+        # One callback, and no modal before it: Textual queues an after-refresh callback on
+        # the screen on top, and a modal answered before it paints drops what it holds.
+        self.call_after_refresh(self._after_first_frame)
+
+    async def _after_first_frame(self) -> None:
+        await self.mount_panels()
         if self._trust_request is not None:
             from .screens import TrustScreen
 
             self.push_screen(TrustScreen(*self._trust_request), callback=self._trust_answered)
-        self.call_after_refresh(self.mount_panels)
         if self._loading is not None:
-            self.call_after_refresh(self._finish_loading)
+            self._finish_loading()
 
     @work(group="load", exit_on_error=False)
     async def _finish_loading(self) -> None:
@@ -298,9 +304,10 @@ class BatonApp(App[None]):
         from .timeline import Timeline
 
         standin = self.query_one("#composer-standin")
+        main = standin.screen  # not `self.screen`: a modal typed ahead may be on top
         composer = Composer(id="composer", history=self.prompt_history)
-        await self.screen.mount(StatusLine(id="status"), before=standin)
-        await self.screen.mount(composer, after=standin)
+        await main.mount(StatusLine(id="status"), before=standin)
+        await main.mount(composer, after=standin)
         await standin.remove()
         composer.focus()
         early, self._early_keys = self._early_keys or [], None
@@ -319,7 +326,7 @@ class BatonApp(App[None]):
         await chat.set_notice(self._notice())
         for notice in self._notices:
             await chat.add_line(notice, "info")
-        await self.screen.mount(Footer())  # last: once it is there, the screen is complete
+        await main.mount(Footer())  # last: once it is there, the screen is complete
         self.show_totals()
         # The composer and footer took lines from the chat: keep its last line in view.
         self.call_after_refresh(chat.scroll_end, animate=False)
@@ -452,14 +459,16 @@ class BatonApp(App[None]):
     def _new_output(self) -> None:
         """A streamed piece arrived: once the screen has followed it (or not), say so when
         the person has scrolled away from the end."""
-        if not self._checking_below:
-            self._checking_below = True
+        now = time.monotonic()
+        # A check queued under a modal closed before it painted is dropped: ask again after 1 s.
+        if now - self._checking_below > 1.0:
+            self._checking_below = now
             self.call_after_refresh(self._check_below)
 
     def _check_below(self) -> None:
         from .status import StatusLine
 
-        self._checking_below = False
+        self._checking_below = 0.0
         chat = self.query_one(ChatPane)
         away = chat.max_scroll_y - max(chat.scroll_y, 0) > 2  # (a short chat sits below y=0)
         for status in self.query("#status").results(StatusLine):

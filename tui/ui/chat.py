@@ -6,6 +6,7 @@ conversation opens), moving a batch at a time as the person scrolls past either 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,7 @@ class ChatPane(VerticalScroll):
         self.code_turn = 0  # the next code block `b` copies from the selected message
         self._items: list[Item] = []
         self._lo = self._hi = 0  # the mounted window of items
-        self._moving = False
+        self._moving = 0.0
         self._found: int | None = None
         self._found_widget: Widget | None = None
 
@@ -160,7 +161,7 @@ class ChatPane(VerticalScroll):
         """Run `then` once the new layout is in place; scroll loads wait until it has."""
 
         def moved() -> None:
-            self._moving = False
+            self._moving = 0.0
             self._check_edges()
 
         def done() -> None:
@@ -186,14 +187,15 @@ class ChatPane(VerticalScroll):
 
     def _check_edges(self) -> None:
         """At either end of what is mounted, with more beyond it: mount the next batch."""
-        if self._moving or not self.is_mounted:
+        # A settle queued under a modal closed before it painted is dropped: give up after 3 s.
+        if time.monotonic() - self._moving < 3.0 or not self.is_mounted:
             return
         new_value = self.scroll_y
         if new_value <= 0 and self._lo > 0:
-            self._moving = True
+            self._moving = time.monotonic()
             self.call_later(self.show_earlier)
         elif new_value >= self.max_scroll_y > 0 and self._hi < len(self._items):
-            self._moving = True
+            self._moving = time.monotonic()
             self.call_later(self._show_later)
 
     def _first_widget(self, index: int) -> Widget | None:
@@ -202,7 +204,7 @@ class ChatPane(VerticalScroll):
 
     async def show_earlier(self) -> None:
         """Mount the next batch of older messages above the ones shown."""
-        self._moving = True
+        self._moving = time.monotonic()
         first = self._first_widget(self._lo)
         offset = self._offset(first)
         lo = max(0, self._lo - self.BATCH)
@@ -210,7 +212,7 @@ class ChatPane(VerticalScroll):
         self._keep_in_view(first, offset)
 
     async def _show_later(self) -> None:
-        self._moving = True
+        self._moving = time.monotonic()
         last = self._first_widget(self._hi - 1)
         offset = self._offset(last)
         hi = min(len(self._items), self._hi + self.BATCH)
@@ -219,7 +221,7 @@ class ChatPane(VerticalScroll):
 
     async def show_start(self) -> None:
         """Jump to the first message."""
-        self._moving = True
+        self._moving = time.monotonic()
         self.release_anchor()
         await self._set_window(0, self.BATCH)
         self.scroll_home(animate=False, immediate=True)
@@ -227,7 +229,7 @@ class ChatPane(VerticalScroll):
 
     async def show_end(self) -> None:
         """Jump to the last message and follow what arrives."""
-        self._moving = True
+        self._moving = time.monotonic()
         if self._hi < len(self._items) or self._hi - self._lo > self.BATCH:
             await self._set_window(len(self._items) - self.BATCH, len(self._items))
         self.anchor()
@@ -259,7 +261,7 @@ class ChatPane(VerticalScroll):
         return False
 
     async def _reveal(self, index: int) -> None:
-        self._moving = True
+        self._moving = time.monotonic()
         self.release_anchor()
         if not self._lo <= index < self._hi or self._first_widget(index) is None:
             lo = max(0, index - self.BATCH // 2)
@@ -380,7 +382,7 @@ class ChatPane(VerticalScroll):
             return
         self.release_anchor()
         if not self._lo <= index < self._hi:
-            self._moving = True
+            self._moving = time.monotonic()
             if index < self._lo:
                 lo = max(0, min(self._lo - self.BATCH, index))
                 await self._set_window(lo, min(self._hi, lo + self.WINDOW))
