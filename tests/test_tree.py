@@ -139,3 +139,44 @@ async def test_a_handoff_to_a_model_with_a_smaller_window_warns_first(fake_llm: 
     warning = next(ev for ev in events if isinstance(ev, NoticeEvent))
     assert "beta's context window (1,000 tokens) is smaller than" in warning.message
     assert events.index(warning) < next(i for i, ev in enumerate(events) if isinstance(ev, HandoffEvent))
+
+
+def test_what_the_screen_asks_each_frame_is_worked_out_once_per_change() -> None:
+    """The footer asks `latest_round` for each pick key on every refresh: in a long session
+    a walk of the whole branch each time held the keys up while an answer streamed."""
+    from tui.core.conversation import Conversation
+    from tui.core.events import MessageAdded, TextDelta
+    from tui.core.types import Message, new_id
+    from tui.ui.select import latest_round
+
+    c = Conversation()
+    parent = None
+    for i in range(200):
+        m = Message("user" if i % 2 == 0 else "assistant", f"m{i}", id=new_id(), parent=parent)
+        c.apply(MessageAdded(m))
+        parent = m.id
+    walks = 0
+    real = c._path
+
+    def counted(leaf: str | None = None) -> list[Message]:
+        nonlocal walks
+        walks += 1
+        return real(leaf)
+
+    c._path = counted  # type: ignore[method-assign]
+    for _ in range(9):
+        assert latest_round(c) is None
+        assert c.path()[-1].content == "m199"
+    assert walks == 1  # not 18
+    c.apply(TextDelta("alpha", "streaming text changes nothing shown from the tree"))
+    c.path()
+    assert walks == 1
+    question = Message("user", "which?", id=new_id(), parent=parent)
+    c.apply(MessageAdded(question))
+    for lane in ("1", "2"):
+        answer = Message("assistant", f"answer {lane}", "alpha", id=new_id(), parent=question.id, lane=lane)
+        c.apply(MessageAdded(answer))
+    found = latest_round(c)  # a change: worked out again, and right
+    assert found is not None and found[0].id == question.id
+    assert [m.content for m in found[1]] == ["answer 1", "answer 2"]
+    assert c.path()[-1].id == question.id

@@ -9,9 +9,9 @@ their question as siblings of the round's outcome and are shown with it (`messag
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .events import (
     BranchSelected,
@@ -30,6 +30,8 @@ from .events import (
     TurnStarted,
 )
 from .types import Message, new_id
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,6 +69,9 @@ class Conversation:
         # Parts of a session file that did not fit and were left out, one line each.
         self.skipped: list[str] = []
         self.problems: list[Any] = []
+        # Goes up with every change but streamed text: what `memo` keys its answers on.
+        self.revision = 0
+        self._memo: dict[str, tuple[int, Any]] = {}
         flat = False
         for message in messages:
             flat = flat or not message.id
@@ -75,11 +80,27 @@ class Conversation:
             self.events = _flat_links(self, self.events)
         if leaf is not None and leaf in self.nodes:
             self.leaf = leaf
+        self.revision += 1  # whatever was worked out while the messages were linked
 
     # ------------------------------------------------------------------ reading
 
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()`, worked out again only after the conversation has changed: for what
+        the screen asks on every frame of a long session (treat the answer as read-only)."""
+        kept = self._memo.get(key)
+        if kept is not None and kept[0] == self.revision:
+            return kept[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._memo[key] = (self.revision, value)
+        return value
+
     def path(self, leaf: str | None = None) -> list[Message]:
         """The branch from the root to `leaf` (the active leaf by default): what models see."""
+        if leaf is None or leaf == self.leaf:
+            return list(self.memo("path", self._path))
+        return self._path(leaf)
+
+    def _path(self, leaf: str | None = None) -> list[Message]:
         out: list[Message] = []
         node = self.leaf if leaf is None else leaf
         seen: set[str] = set()
@@ -134,6 +155,8 @@ class Conversation:
 
     def apply(self, event: Event) -> None:
         """The one place a conversation changes."""
+        if not isinstance(event, TextDelta):
+            self.revision += 1
         if isinstance(event, MessageAdded):
             self._add(event.message)
         elif isinstance(event, TurnStarted):
@@ -159,6 +182,7 @@ class Conversation:
     def _add(self, message: Message) -> None:
         if message.id in self.nodes:
             return
+        self.revision += 1
         self.nodes[message.id] = message
         self.children.setdefault(message.parent, []).append(message.id)
         if message.lane is None:
@@ -170,6 +194,7 @@ class Conversation:
         """Go on from another branch (None: from the start)."""
         if leaf is not None and leaf not in self.nodes:
             raise KeyError(leaf)
+        self.revision += 1
         self.leaf = leaf
 
     def answers(self) -> list[Message]:
@@ -197,6 +222,7 @@ class Conversation:
                 if m.lane is None and not any(self.nodes[c].lane is None for c in self.children.get(m.id, ()))]
 
     def clear(self) -> None:
+        self.revision += 1
         self.nodes.clear()
         self.children.clear()
         self.events.clear()
@@ -204,14 +230,16 @@ class Conversation:
         self.leaf = None
         self.title = ""
 
-    def snapshot(self) -> Conversation:
-        """A copy with the answers still streaming kept as partial messages (for autosave)."""
+    def snapshot(self, partials: bool = True) -> Conversation:
+        """A copy (messages are immutable, so a shallow one) with, if `partials`, the answers
+        still streaming kept as partial messages: what autosave writes from another thread."""
         snap = Conversation(active_model=self.active_model, title=self.title)
         snap.nodes = dict(self.nodes)
         snap.children = {k: list(v) for k, v in self.children.items()}
         snap.leaf = self.leaf
         snap.events = list(self.events)
-        for lane, flight in list(self.streaming.items()):
+        snap.revision += 1
+        for lane, flight in list(self.streaming.items()) if partials else ():
             if flight.chunks:
                 snap._add(partial_message(flight, lane, self._lane_parent(lane)))
         return snap

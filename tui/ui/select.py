@@ -87,6 +87,10 @@ def alternative_place(conversation: Conversation, message_id: str) -> tuple[int,
 def latest_round(conversation: Conversation) -> tuple[Message, list[Message]] | None:
     """The latest round on the branch, its question and answers, if it can be picked from
     (not a blind compare, no synthesis): what /pick acts on."""
+    return conversation.memo("latest_round", lambda: _latest_round(conversation))
+
+
+def _latest_round(conversation: Conversation) -> tuple[Message, list[Message]] | None:
     nodes = conversation.nodes
     for message in reversed(conversation.path()):
         answers = [nodes[c] for c in conversation.children.get(message.id, ())
@@ -104,6 +108,10 @@ def latest_round(conversation: Conversation) -> tuple[Message, list[Message]] | 
 
 def pending_compare(conversation: Conversation) -> Message | None:
     """The question of the blind compare waiting for a vote, if there is one."""
+    return conversation.memo("pending_compare", lambda: _pending_compare(conversation))
+
+
+def _pending_compare(conversation: Conversation) -> Message | None:
     question = next((m for m in reversed(conversation.path()) if m.role == "user"), None)
     if question is None:
         return None
