@@ -99,7 +99,9 @@ def message_to_dict(m: Message) -> dict[str, Any]:
     return d
 
 
-def session_to_dict(profile: Profile, conversation: Conversation) -> dict[str, Any]:
+def session_to_dict(profile: Profile | dict[str, Any], conversation: Conversation) -> dict[str, Any]:
+    """The session as TOML data. In another thread, pass the profile already as a dict
+    and a `Conversation.snapshot()`: both are then copies the app no longer changes."""
     if isinstance(conversation, PreviewConversation):
         raise StillLoading  # its end only: saving it would drop the rest of the file
     d: dict[str, Any] = {"version": VERSION, "title": conversation.title}
@@ -107,7 +109,7 @@ def session_to_dict(profile: Profile, conversation: Conversation) -> dict[str, A
         d["active_model"] = conversation.active_model
     if conversation.leaf is not None:
         d["leaf"] = conversation.leaf
-    d["profile"] = profile_to_dict(profile)
+    d["profile"] = profile if isinstance(profile, dict) else profile_to_dict(profile)
     d["messages"] = [message_to_dict(m) for m in conversation]
     d["events"] = [to_toml_value(e.to_record()) for e in conversation.events]
     return d

@@ -649,16 +649,23 @@ class BatonApp(App[None]):
     # ------------------------------------------------------------- sessions
 
     async def _write_session(self, snapshot: bool) -> None:
-        """The AutoSave's writer: the dict is made here, the file written off the loop."""
+        """The AutoSave's writer: copies taken here (cheap), the TOML made and written in a
+        thread, so that a long session's save does not hold the keys up."""
+        from tui.core.profile_io import profile_to_dict
         from tui.core.session import session_to_dict, write_session
 
         target = self.session_path
         conversation = self.conversation
-        if target is None or not conversation.nodes:
-            return
-        data = session_to_dict(self.profile, conversation.snapshot() if snapshot else conversation)
+        if target is None or not conversation.nodes or isinstance(conversation, PreviewConversation):
+            return  # nothing to save; a session still loading is the file itself
+        profile = profile_to_dict(self.profile)
+        copy = conversation.snapshot(snapshot)
+
+        def write() -> None:
+            write_session(target, session_to_dict(profile, copy))
+
         try:
-            await asyncio.to_thread(write_session, target, data)
+            await asyncio.to_thread(write)
             self._remember_written(target)
         except Exception as error:
             message = f"session not saved: {error}"
