@@ -213,3 +213,32 @@ def test_a_table_that_cannot_be_read_is_not_kept_as_unknown(monkeypatch, isolate
     pricing._table_rates.cache_clear()
     assert cost_usd(gpt, Usage(1_000_000, 0)) == pytest.approx(2.0)
     pricing._table_rates.cache_clear()
+
+
+async def test_the_table_is_read_off_the_event_loop_while_the_answer_streams(monkeypatch, isolated_home, fake_llm):
+    """Reading genai-prices' table (and writing prices.json) at the end of a turn held every
+    key up for a few hundred milliseconds: it now happens in a thread as the turn starts."""
+    import threading
+
+    from tui.core import pricing
+    from tui.core.engine import Engine, drain
+    from tui.core.events import TurnEvent
+    from tui.core.profile import ProviderDef
+
+    read_in: list[threading.Thread] = []
+
+    def table(calc_price, usage_of, provider: str, model_id: str) -> pricing.Rates:
+        read_in.append(threading.current_thread())
+        return pricing.Rates(2.0, 8.0)
+
+    monkeypatch.setattr(pricing, "_rates_from_table", table)
+    pricing._table_rates.cache_clear()
+    monkeypatch.setattr(pricing, "_looked_up", set())
+    fake_llm.script("gpt-4o", Reply("ok", usage=(1_000_000, 1_000_000)))
+    profile = Profile(name="t", default_model="g",
+                      providers={"openai": ProviderDef(kind="openai", base_url=fake_llm.openai_base, api_key_env="K")},
+                      models={"g": ModelDef("openai/gpt-4o")})
+    events = await drain(Engine(profile, env={"K": "sk-test"}).send("hi"))
+    pricing._table_rates.cache_clear()
+    assert read_in and read_in[0] is not threading.main_thread()
+    assert [e.cost_usd for e in events if isinstance(e, TurnEvent)] == [pytest.approx(10.0)]

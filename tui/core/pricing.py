@@ -3,6 +3,7 @@ profile's prices, else a pricing table for known models. Unknown stays None, nev
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -68,7 +69,24 @@ def cost_usd(
 def spec_rates(spec: ModelSpec) -> Rates | None:
     if spec.input_price is not None and spec.output_price is not None:
         return Rates(spec.input_price, spec.output_price, spec.cache_read_price, spec.cache_write_price)
-    return _table_rates(spec.provider.name, spec.model_id)
+    rates = _table_rates(spec.provider.name, spec.model_id)
+    _looked_up.add((spec.provider.name, spec.model_id))
+    return rates
+
+
+_looked_up: set[tuple[str, str]] = set()
+
+
+async def look_up_early(spec: ModelSpec) -> None:
+    """Find `spec`'s rates in a thread, while its answer streams, the first time this
+    process prices it: reading the table and keeping what it says on disk would otherwise
+    hold the event loop (and every key) up at the end of the turn."""
+    if spec.input_price is not None and spec.output_price is not None:
+        return
+    if spec.provider.name not in _TABLE_PROVIDERS or (spec.provider.name, spec.model_id) in _looked_up:
+        return
+    with contextlib.suppress(Exception):  # priced on the loop after all, as before
+        await asyncio.to_thread(spec_rates, spec)
 
 
 @lru_cache(maxsize=256)

@@ -28,7 +28,7 @@ from ..events import (
 )
 from ..history import wire_messages
 from ..models import ModelError, ModelSpec, api_key, resolve_model
-from ..pricing import cost_usd
+from ..pricing import cost_usd, look_up_early
 from ..profile import Profile
 from ..providers.base import (
     ChatRequest,
@@ -220,29 +220,34 @@ class TurnRunner:
             self._told_thinking.add(spec.name)
             yield NoticeEvent(f"{spec.name} is not sent the thinking of other models' answers (it is kept for them)")
         stream_of = cast(AsyncGenerator[ProviderEvent, None], self.provider(spec).stream(request))
+        rates = asyncio.ensure_future(look_up_early(spec))
         async with aclosing(stream_of) as stream:
-            async for ev in stream:
-                if isinstance(ev, Delta):
-                    if ev.text:
-                        yield TextDelta(spec.name, ev.text, lane)
-                        if budget is not None:
-                            budget.streamed(ev.text)
-                elif isinstance(ev, ProviderReasoning):
-                    if ev.text:
-                        yield ReasoningDelta(spec.name, ev.text, lane)
-                elif isinstance(ev, Done):
-                    latency = round(time.monotonic() - started, 3)
-                    cost = cost_usd(spec, ev.usage, cache_read=ev.cache_read_tokens, cache_write=ev.cache_write_tokens,
-                                    reported=ev.cost_usd)
-                    yield TurnEvent(spec.name, ev.text, ev.usage.to_dict(), cost, latency, ev.finish_reason,
-                                    lane=lane, purpose=purpose, reasoning=ev.reasoning)
-                    yield TurnFinished(
-                        spec.name, True, ev.text, ev.tool_calls, ev.usage, cost, ev.finish_reason, lane=lane,
-                        purpose=purpose, reasoning=ev.reasoning,
-                        thinking=tuple((b.text, b.signature, b.redacted) for b in ev.thinking_blocks),
-                        server_tools=tuple((c.server or "hosted", c.name, c.arguments, c.result)
-                                           for c in ev.server_tool_calls),
-                    )
+            try:
+                async for ev in stream:
+                    if isinstance(ev, Delta):
+                        if ev.text:
+                            yield TextDelta(spec.name, ev.text, lane)
+                            if budget is not None:
+                                budget.streamed(ev.text)
+                    elif isinstance(ev, ProviderReasoning):
+                        if ev.text:
+                            yield ReasoningDelta(spec.name, ev.text, lane)
+                    elif isinstance(ev, Done):
+                        latency = round(time.monotonic() - started, 3)
+                        await rates
+                        cost = cost_usd(spec, ev.usage, cache_read=ev.cache_read_tokens,
+                                        cache_write=ev.cache_write_tokens, reported=ev.cost_usd)
+                        yield TurnEvent(spec.name, ev.text, ev.usage.to_dict(), cost, latency, ev.finish_reason,
+                                        lane=lane, purpose=purpose, reasoning=ev.reasoning)
+                        yield TurnFinished(
+                            spec.name, True, ev.text, ev.tool_calls, ev.usage, cost, ev.finish_reason, lane=lane,
+                            purpose=purpose, reasoning=ev.reasoning,
+                            thinking=tuple((b.text, b.signature, b.redacted) for b in ev.thinking_blocks),
+                            server_tools=tuple((c.server or "hosted", c.name, c.arguments, c.result)
+                                               for c in ev.server_tool_calls),
+                        )
+            finally:
+                rates.cancel()
 
 
 def _output_problem(result: TurnFinished, validate: bool) -> str | None:
