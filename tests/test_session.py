@@ -259,3 +259,84 @@ def test_two_thousand_message_session_timing(tmp_path: Path):
     assert loaded.messages == conv.messages
     size_kb = path.stat().st_size / 1024
     print(f"\n2,000 messages ({size_kb:.0f} KiB): save {saved - start:.3f} s, load {done - saved:.3f} s")
+
+
+# -- the autosave's writer: a table at a time ---------------------------------------------
+
+
+def test_the_writer_keeps_each_table_and_writes_what_a_whole_dump_would_read_as(monkeypatch, tmp_path):
+    """The autosave writes the same session after every change: each message and event is
+    made into TOML once. Short messages (which a whole dump would make inline), CRLF
+    texts and a text holding the tables' own marker all read back the same."""
+    import tomllib
+
+    from tui.core import session as session_module
+    from tui.core.events import MessageAdded, NoticeEvent
+    from tui.core.files.tomlfile import dump_toml
+    from tui.core.profile_io import profile_to_dict
+    from tui.core.session import SessionWriter, session_to_dict
+    from tui.core.types import new_id
+
+    made: list[str] = []
+    real = session_module.message_to_dict
+
+    def counted(m: Message) -> dict:
+        made.append(m.content)
+        return real(m)
+
+    monkeypatch.setattr(session_module, "message_to_dict", counted)
+    conv = conversation()
+    data = profile_to_dict(profile())
+    writer = SessionWriter()
+    texts = ["ok", "line one\r\nline two", "a\n[[messages]]\nb", "x\n[[events]]\n", "last"]
+    for i, text in enumerate(texts):
+        made.clear()
+        conv.apply(MessageAdded(Message("user" if i % 2 else "assistant", text, id=new_id(), parent=conv.leaf)))
+        conv.apply(NoticeEvent(f"notice {i}"))
+        written = writer.text(data, conv.snapshot())
+        if i:  # after the first save, only the new message is made
+            assert made == [text]
+        assert tomllib.loads(written) == tomllib.loads(dump_toml(session_to_dict(data, conv)))
+    writer.write(tmp_path / "s.toml", data, conv)
+    _, loaded = load_session(tmp_path / "s.toml")
+    assert [m.content for m in loaded] == [m.content for m in conv]
+    assert loaded.leaf == conv.leaf and len(loaded.events) == len(conv.events)
+    fresh = SessionWriter()  # a first save of texts that hold the markers: nothing kept, all still right
+    fresh.text(data, conv)
+    conv.apply(MessageAdded(Message("user", "after", id=new_id(), parent=conv.leaf)))
+    assert tomllib.loads(fresh.text(data, conv)) == tomllib.loads(dump_toml(session_to_dict(data, conv)))
+
+
+def test_a_session_just_opened_is_saved_again_from_its_own_file(monkeypatch, tmp_path):
+    """The first autosave of a long session just opened takes the tables it already has
+    from the file it was read from; a file that does not match is not used."""
+    import tomllib
+
+    from tui.core import session as session_module
+    from tui.core.events import MessageAdded
+    from tui.core.files.tomlfile import dump_toml
+    from tui.core.profile_io import profile_to_dict
+    from tui.core.session import SessionWriter, session_to_dict
+    from tui.core.types import new_id
+
+    path = tmp_path / "s.toml"
+    save_session(path, profile(), conversation())
+    _, conv = load_session(path)
+    made: list[str] = []
+    real = session_module.message_to_dict
+    monkeypatch.setattr(session_module, "message_to_dict", lambda m: made.append(m.content) or real(m))
+    writer = SessionWriter()
+    writer.opened(path, conv)
+    conv.apply(MessageAdded(Message("user", "one more", id=new_id(), parent=conv.leaf)))
+    data = profile_to_dict(profile())
+    text = writer.text(data, conv.snapshot())
+    assert made == ["one more"]
+    assert tomllib.loads(text) == tomllib.loads(dump_toml(session_to_dict(data, conv)))
+
+    other = SessionWriter()  # the file holds another session's messages: made afresh
+    _, elsewhere = load_session(path)
+    save_session(path, profile(), conversation())  # new ids
+    other.opened(path, elsewhere)
+    made.clear()
+    assert tomllib.loads(other.text(data, elsewhere)) == tomllib.loads(dump_toml(session_to_dict(data, elsewhere)))
+    assert len(made) >= len(elsewhere)

@@ -22,8 +22,10 @@ version 2. A message or event that does not fit is skipped and named in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,16 +119,105 @@ def session_to_dict(profile: Profile | dict[str, Any], conversation: Conversatio
 
 def save_session(path: Path | str, profile: Profile, conversation: Conversation) -> None:
     """Write the session atomically: after a crash the file is the old one or the new one."""
-    write_session(path, session_to_dict(profile, conversation))
+    SessionWriter().write(path, profile_to_dict(profile), conversation)
 
 
-def write_session(path: Path | str, data: dict[str, Any]) -> None:
-    """Write what `session_to_dict` made (it may run in another thread: `data` is a copy)."""
-    try:
-        text = dump_toml(data)
-    except (TypeError, ValueError) as exc:
-        raise SessionError(str(path), f"cannot be written as TOML: {exc}") from None
-    atomic_write(Path(path), text)
+class SessionWriter:
+    """Writes one session again and again (the autosave), its TOML made a piece at a time.
+
+    Messages and timeline events never change once added, so each one's `[[messages]]` or
+    `[[events]]` table is made once and kept (with the object, so its id is not reused);
+    a save makes the header and what is new, and joins. At 20,000 messages a save held
+    the GIL for about a second of pure Python, which the event loop felt as late keys.
+    The first save cuts its pieces out of the whole file, which it makes in one go (or,
+    for a session just opened, out of the file it was read from). The file reads as
+    `dump_toml(session_to_dict(...))` does, every message and event a table of its own
+    (the order `session_tail` relies on). In another thread, pass copies: the profile as a
+    dict and a `Conversation.snapshot()`."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[object, str]] = {}
+        self._opened: tuple[Path, list[Message], list[TimelineEvent]] | None = None
+
+    def opened(self, path: Path, conversation: Conversation) -> None:
+        """The session was just read from `path`: the first save takes its tables from there."""
+        self._opened = (path, list(conversation), list(conversation.events))
+
+    def write(self, path: Path | str, profile: dict[str, Any], conversation: Conversation) -> None:
+        try:
+            text = self.text(profile, conversation)
+        except (TypeError, ValueError) as exc:
+            raise SessionError(str(path), f"cannot be written as TOML: {exc}") from None
+        atomic_write(Path(path), text)
+
+    def text(self, profile: dict[str, Any], conversation: Conversation) -> str:
+        if not self._kept and self._opened is not None:
+            path, messages, events = self._opened
+            self._opened = None
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                self._keep_pieces(path.read_text(encoding="utf-8"), messages, events)
+        if not self._kept:  # the first save: in one piece (half the time), cut up to be kept
+            text = dump_toml(session_to_dict(profile, conversation))
+            self._keep_pieces(text, list(conversation), conversation.events)
+            return text
+        head = session_to_dict(profile, Conversation(active_model=conversation.active_model, title=conversation.title))
+        if conversation.leaf is not None:
+            head["leaf"] = conversation.leaf
+        kept: dict[int, tuple[object, str]] = {}
+        pieces = []
+
+        def piece(name: str, item: Message | TimelineEvent) -> str:
+            hit = self._kept.get(id(item))
+            if hit is not None and hit[0] is item:
+                text = hit[1]
+            else:
+                made = message_to_dict(item) if isinstance(item, Message) else to_toml_value(item.to_record())
+                text = _table_of(name, made)
+            kept[id(item)] = (item, text)
+            return text
+
+        for name, items in (("messages", list(conversation)), ("events", conversation.events)):
+            if items:
+                del head[name]
+                pieces += [piece(name, item) for item in items]
+        self._kept = kept
+        return "\n".join([dump_toml(head), *pieces])
+
+    def _keep_pieces(self, text: str, messages: list[Message], events: list[TimelineEvent]) -> None:
+        """Keep each item's table, cut out of a whole file written from exactly `messages`
+        and `events`. Every table must be where it is expected, each message's with its
+        id; a marker inside a text makes more tables than items, and nothing is kept."""
+        found = [(m.group(1), m.start() + 1) for m in re.finditer(r"\n\[\[(messages|events)\]\]\n", text)]
+        if not found or len(found) != len(messages) + len(events):
+            return
+        if any(name != "messages" for name, _ in found[: len(messages)]):
+            return
+        ends = [start - 1 for _, start in found[1:]] + [len(text)]
+        pieces = [text[start:end] for (_, start), end in zip(found, ends, strict=True)]
+        kept: dict[int, tuple[object, str]] = {}
+        for message, piece in zip(messages, pieces, strict=False):
+            if not piece.startswith(f'[[messages]]\nid = "{message.id}"\n'):
+                return
+            kept[id(message)] = (message, piece)
+        for event, piece in zip(events, pieces[len(messages):], strict=True):
+            kept[id(event)] = (event, piece)
+        self._kept = kept
+
+
+_NEVER_INLINE = {"x": "x" * 128}  # longer than a line: tomli_w writes its array as tables
+_TAILS: dict[str, str] = {}
+
+
+def _table_of(name: str, item: dict[str, Any]) -> str:
+    """`item` as one `[[name]]` table: dumped beside a table that cannot be inline (so the
+    array is tables whatever `item`'s length), which is then cut off."""
+    text = dump_toml({name: [item, _NEVER_INLINE]})
+    tail = _TAILS.get(name)
+    if tail is None:
+        tail = _TAILS[name] = "\n" + dump_toml({name: [_NEVER_INLINE] * 2}).partition("\n\n")[2]
+    if not text.startswith(f"[[{name}]]\n") or not text.endswith(tail):
+        raise ValueError(f"{name} could not be written as a table")
+    return text[: -len(tail)]
 
 
 # --------------------------------------------------------------------- reading

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from tui.core.context import Meter
     from tui.core.controller import Controller
     from tui.core.run import Run
+    from tui.core.session import SessionWriter
     from tui.core.tools import Approval
     from tui.core.trust import Blocked
 
@@ -139,6 +140,7 @@ class BatonApp(App[None]):
         self._notices = list(notices)
         self._controller: Controller | None = None
         self._autosave: AutoSave | None = None
+        self._writer: SessionWriter | None = None  # the session's TOML, kept a table at a time
         self._mcp: Any = None
         self._run: Run | None = None
         self._last_route: RouteEvent | None = None
@@ -652,7 +654,7 @@ class BatonApp(App[None]):
         """The AutoSave's writer: copies taken here (cheap), the TOML made and written in a
         thread, so that a long session's save does not hold the keys up."""
         from tui.core.profile_io import profile_to_dict
-        from tui.core.session import session_to_dict, write_session
+        from tui.core.session import SessionWriter
 
         target = self.session_path
         conversation = self.conversation
@@ -661,8 +663,12 @@ class BatonApp(App[None]):
         profile = profile_to_dict(self.profile)
         copy = conversation.snapshot(snapshot)
 
+        if self._writer is None:
+            self._writer = SessionWriter()
+        writer = self._writer
+
         def write() -> None:
-            write_session(target, session_to_dict(profile, copy))
+            writer.write(target, profile, copy)
 
         try:
             await asyncio.to_thread(write)
@@ -711,6 +717,10 @@ class BatonApp(App[None]):
             self._mcp = None
         self._controller = None
         self._autosave = None
+        from tui.core.session import SessionWriter
+
+        self._writer = SessionWriter()
+        self._writer.opened(path, conversation)
         self._last_route = None
         changed = profile is not self.profile
         if changed:
@@ -720,6 +730,9 @@ class BatonApp(App[None]):
         await self.show_conversation()
         if changed and {n for n in self.profile.mcp_servers if n not in self.blocked_servers}:
             self.start_mcp()
+        import gc
+
+        gc.freeze()  # a long session's messages live as long as it is open: not walked by every full collection
 
     async def flush_saves(self) -> None:
         if self._autosave is not None:
