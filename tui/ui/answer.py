@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -40,11 +41,28 @@ def _markdown(source: str) -> RichMarkdown:
 
 
 class Block(Static):
-    """A settled piece of an answer: rendered once."""
+    """A settled piece of an answer: rendered once, and measured once per width.
+
+    Textual keeps one height per widget, for the last width asked. A round's columns are
+    laid out a cell wider and narrower by turns (the row shared out in three), so every
+    block of every column was wrapped again on most frames while the round streamed."""
 
     def __init__(self, piece: Piece, gap: bool) -> None:
         super().__init__(_markdown(piece.source), classes="body -gap" if gap else "body")
         self.raw = piece.raw
+        self._heights: dict[int, int] = {}
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        height = self._heights.get(width)
+        if height is None:
+            if len(self._heights) > 8:  # a terminal resized again and again
+                self._heights.clear()
+            height = self._heights[width] = super().get_content_height(container, viewport, width)
+        return height
+
+    def notify_style_update(self) -> None:
+        self._heights.clear()
+        super().notify_style_update()
 
 
 class Fold(Static, can_focus=True):
