@@ -242,3 +242,48 @@ async def test_the_table_is_read_off_the_event_loop_while_the_answer_streams(mon
     pricing._table_rates.cache_clear()
     assert read_in and read_in[0] is not threading.main_thread()
     assert [e.cost_usd for e in events if isinstance(e, TurnEvent)] == [pytest.approx(10.0)]
+
+
+async def test_the_context_window_is_read_from_the_table_in_a_thread_and_kept(
+        monkeypatch, isolated_home, fake_llm, tmp_path):
+    """The status line's context meter needs the model's window: reading the table for it
+    on the event loop held the first frame's panels (and the first keys) up for a fifth of a
+    second on every start. It is read in a thread, then kept in prices.json."""
+    import threading
+
+    from test_app_helpers import fake_profile, screen_text, wait_for
+
+    from tui.core import context, pricing
+    from tui.ui.app import BatonApp
+
+    read_in: list[threading.Thread] = []
+    real = pricing.table_window
+
+    def table_window(provider: str, model_id: str) -> int | None:
+        read_in.append(threading.current_thread())
+        return 64_000 if model_id == "alpha" else real(provider, model_id)
+
+    monkeypatch.setattr(pricing, "table_window", table_window)
+    context._table_window.cache_clear()
+    monkeypatch.setattr(context, "_looked_up", set())
+    app = BatonApp(fake_profile(fake_llm.openai_base), None, env={}, session_path=tmp_path / "s.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "of 64,000" in screen_text(app))
+    context._table_window.cache_clear()
+    assert read_in and all(t is not threading.main_thread() for t in read_in)
+
+    monkeypatch.setattr(pricing, "table_window", real)  # and kept on disk: read back without the table
+    gpt = resolve_model("openai/gpt-4.1", Profile(), {})
+    first = context.window(gpt)
+    assert first and first > 100_000
+    monkeypatch.setattr(pricing, "_rates_from_table", None)
+    context._table_window.cache_clear()
+
+    def no_table(*args, **kwargs):
+        raise AssertionError("the table was read again")
+
+    import genai_prices
+
+    monkeypatch.setattr(genai_prices, "calc_price", no_table)
+    assert context.window(gpt) == first
+    context._table_window.cache_clear()

@@ -45,14 +45,21 @@ def meter(spec: ModelSpec, messages: list[Message], system: str | None = None) -
     return Meter(estimate_tokens(messages, system), window(spec))
 
 
+def window_known(spec: ModelSpec) -> bool:
+    """Whether `window(spec)` answers at once: otherwise it may read the table (a fifth
+    of a second, once a day), which the app does in a thread."""
+    return bool(spec.context_window) or (spec.provider.name, spec.model_id) in _looked_up
+
+
+_looked_up: set[tuple[str, str]] = set()
+
+
 @lru_cache(maxsize=256)
 def _table_window(provider: str, model_id: str) -> int | None:
     """The window genai-prices' bundled snapshot knows for a model (no network)."""
-    try:
-        from genai_prices import Usage, calc_price
+    from .pricing import table_window
 
-        found = calc_price(Usage(input_tokens=1, output_tokens=1), model_id, provider_id=provider)
-        value = found.model.context_window
-    except Exception:  # unknown to the table: the window stays unknown
-        return None
-    return int(value) if isinstance(value, int) and value > 0 else None
+    try:
+        return table_window(provider, model_id)
+    finally:
+        _looked_up.add((provider, model_id))

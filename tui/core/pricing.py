@@ -128,13 +128,36 @@ def _rates_from_table(calc_price: Any, usage_of: Any, provider: str, model_id: s
         return None
 
 
-class _RatesFile:
-    """Rates looked up in the table, by "provider/model" (None: the table has no price),
-    valid for the table they came from (its file's size and time) on the day they were
-    read. Unreadable or stale, it is simply rebuilt; a failed write only loses the cache."""
+def table_window(provider: str, model_id: str) -> int | None:
+    """The context window the table knows for a model, kept in `prices.json` beside its
+    rates: reading the table costs a fifth of a second, so not on every start."""
+    kept = _RatesFile.load()
+    key = f"{provider}/{model_id}"
+    if kept.current and key in kept.windows:
+        return kept.windows[key]
+    try:
+        from genai_prices import Usage, calc_price
+    except Exception:  # the table cannot be read: unknown, and not kept as unknown
+        return None
+    try:
+        value = calc_price(Usage(input_tokens=1, output_tokens=1), model_id, provider_id=provider).model.context_window
+        window = int(value) if isinstance(value, int) and value > 0 else None
+    except Exception:  # unknown to the table
+        window = None
+    kept.store_window(key, window)
+    return window
 
-    def __init__(self, path: Path | None, stamp: str, rates: dict[str, Rates | None], current: bool) -> None:
+
+class _RatesFile:
+    """Rates and context windows looked up in the table, by "provider/model" (None: the
+    table has none), valid for the table they came from (its file's size and time) on the
+    day they were read. Unreadable or stale, it is simply rebuilt; a failed write only
+    loses the cache."""
+
+    def __init__(self, path: Path | None, stamp: str, rates: dict[str, Rates | None], current: bool,
+                 windows: dict[str, int | None] | None = None) -> None:
         self.path, self.stamp, self.rates, self.current = path, stamp, rates, current
+        self.windows = windows or {}
 
     @classmethod
     def load(cls) -> _RatesFile:
@@ -146,21 +169,36 @@ class _RatesFile:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("stamp") == stamp:
                 rates = {str(k): None if v is None else _rates_of(v) for k, v in data["rates"].items()}
-                return cls(path, stamp, rates, True)
+                windows = {str(k): None if v is None else _window_of(v) for k, v in data.get("windows", {}).items()}
+                return cls(path, stamp, rates, True, windows)
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             pass
         return cls(path, stamp, {}, False)
 
     def store(self, key: str, rates: Rates | None) -> None:
+        self.rates[key] = rates
+        self._write()
+
+    def store_window(self, key: str, window: int | None) -> None:
+        self.windows[key] = window
+        self._write()
+
+    def _write(self) -> None:
         if self.path is None:
             return
-        self.rates[key] = rates
         data = {"stamp": self.stamp, "rates": {
-            k: None if r is None else [r.input, r.output, r.cache_read, r.cache_write] for k, r in self.rates.items()}}
+            k: None if r is None else [r.input, r.output, r.cache_read, r.cache_write] for k, r in self.rates.items()},
+            "windows": self.windows}
         from .files.tomlfile import atomic_write  # private, whole or not at all; only on a miss
 
         with contextlib.suppress(OSError):
             atomic_write(self.path, json.dumps(data))
+
+
+def _window_of(kept: Any) -> int:
+    if not isinstance(kept, int) or isinstance(kept, bool) or kept <= 0:
+        raise ValueError("not a window")
+    return kept
 
 
 def _rates_of(kept: Any) -> Rates:

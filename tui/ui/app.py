@@ -9,6 +9,7 @@ costs little more than Textual's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from functools import partial
@@ -141,6 +142,7 @@ class BatonApp(App[None]):
         self._controller: Controller | None = None
         self._autosave: AutoSave | None = None
         self._writer: SessionWriter | None = None  # the session's TOML, kept a table at a time
+        self._looking_up: set[str] = set()  # models whose context window is being read in a thread
         self._mcp: Any = None
         self._run: Run | None = None
         self._last_route: RouteEvent | None = None
@@ -630,8 +632,9 @@ class BatonApp(App[None]):
             status.set_totals(f"session {money} · {tokens:,} tok{context}")
 
     def _meter(self) -> Meter | None:
-        """How full the active model's window is with this branch (no engine needed)."""
-        from tui.core.context import meter
+        """How full the active model's window is with this branch (no engine needed). A
+        window not known yet is looked up in a thread, and the totals shown again then."""
+        from tui.core.context import meter, window, window_known
         from tui.core.models import ModelError, resolve_model
 
         if not self.active_model:
@@ -639,6 +642,17 @@ class BatonApp(App[None]):
         try:
             spec = resolve_model(self.active_model, self.profile, self.env)
         except ModelError:
+            return None
+        if not window_known(spec):
+            if spec.model_id not in self._looking_up:
+                self._looking_up.add(spec.model_id)
+
+                async def look_up() -> None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(window, spec)
+                    self.show_totals()
+
+                self.run_worker(look_up(), exit_on_error=False)
             return None
         return meter(spec, [m for m in self.conversation.path() if m.lane is None], self.profile.system_prompt)
 
