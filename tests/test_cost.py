@@ -217,8 +217,11 @@ def test_a_table_that_cannot_be_read_is_not_kept_as_unknown(monkeypatch, isolate
 
 async def test_the_table_is_read_off_the_event_loop_while_the_answer_streams(monkeypatch, isolated_home, fake_llm):
     """Reading genai-prices' table (and writing prices.json) at the end of a turn held every
-    key up for a few hundred milliseconds: it now happens in a thread as the turn starts."""
+    key up: once the table's module is imported (the app's context meter imports it after
+    the first frame), the turn's rates are read in a thread as it starts."""
     import threading
+
+    import genai_prices  # noqa: F401 - imported already (the app's warm-up does): not imported in a thread
 
     from tui.core import pricing
     from tui.core.engine import Engine, drain

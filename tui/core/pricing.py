@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -80,11 +81,14 @@ _looked_up: set[tuple[str, str]] = set()
 async def look_up_early(spec: ModelSpec) -> None:
     """Find `spec`'s rates in a thread, while its answer streams, the first time this
     process prices it: reading the table and keeping what it says on disk would otherwise
-    hold the event loop (and every key) up at the end of the turn."""
+    hold the event loop (and every key) up at the end of the turn. Only once the table's
+    module is imported (the app reads context windows from it in the warm-up's wake)."""
     if spec.input_price is not None and spec.output_price is not None:
         return
     if spec.provider.name not in _TABLE_PROVIDERS or (spec.provider.name, spec.model_id) in _looked_up:
         return
+    if "genai_prices" not in sys.modules:
+        return  # importing it here while the loop imports the HTTP stack can deadlock the import locks
     with contextlib.suppress(Exception):  # priced on the loop after all, as before
         await asyncio.to_thread(spec_rates, spec)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from functools import partial
@@ -143,6 +144,7 @@ class BatonApp(App[None]):
         self._autosave: AutoSave | None = None
         self._writer: SessionWriter | None = None  # the session's TOML, kept a table at a time
         self._looking_up: set[str] = set()  # models whose context window is being read in a thread
+        self._warming: threading.Thread | None = None  # the imports after the first frame
         self._mcp: Any = None
         self._run: Run | None = None
         self._last_route: RouteEvent | None = None
@@ -331,12 +333,12 @@ class BatonApp(App[None]):
         for notice in self._notices:
             await chat.add_line(notice, "info")
         await main.mount(Footer())  # last: once it is there, the screen is complete
+        self._warming = _warm_up()
         self.show_totals()
         # The composer and footer took lines from the chat: keep its last line in view.
         self.call_after_refresh(chat.scroll_end, animate=False)
         if {n for n in self.profile.mcp_servers if n not in self.blocked_servers}:
             self.start_mcp()
-        _warm_up()
 
     # ------------------------------------------------------------ the engine
 
@@ -649,6 +651,8 @@ class BatonApp(App[None]):
 
                 async def look_up() -> None:
                     with contextlib.suppress(Exception):
+                        if self._warming is not None:  # one thread importing at a time: two can deadlock
+                            await asyncio.to_thread(self._warming.join)
                         await asyncio.to_thread(window, spec)
                     self.show_totals()
 
@@ -1007,7 +1011,7 @@ class BatonApp(App[None]):
             await self._mcp.aclose()
 
 
-def _warm_up() -> None:
+def _warm_up() -> threading.Thread:
     """After the first frame, in a thread: import httpx and Markdown and read the CA
     bundle, so Enter does not wait for them on the event loop; then freeze what is alive
     so far (modules, the app), which the collector would otherwise walk in every full
@@ -1015,7 +1019,6 @@ def _warm_up() -> None:
     Only modules the event loop's own imports never hold a lock on mid-way (third-party
     ones, and the small module that wraps httpx), so the two threads cannot deadlock."""
     import gc
-    import threading
 
     def work() -> None:
         try:
@@ -1028,7 +1031,9 @@ def _warm_up() -> None:
             pass
         gc.freeze()
 
-    threading.Thread(target=work, name="baton-warm-up", daemon=True).start()
+    thread = threading.Thread(target=work, name="baton-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _records(events: list[TimelineEvent]) -> list[dict[str, Any]]:
