@@ -40,7 +40,8 @@ def startup(runs: int) -> list[Row]:
         minimal.append(s.first_frame_s(s.MINIMAL, env))
         baton.append(s.first_frame_s(s.BATON, env))
     m, b = statistics.median(minimal), statistics.median(baton)
-    return [("start-up to first frame", f"{b * 1000:.0f} ms", f"{m * 1000:.0f} ms minimal app", f"{b / m:.2f}x", "1.3x")]
+    return [("start-up to first frame", f"{b * 1000:.0f} ms", f"{m * 1000:.0f} ms minimal app", f"{b / m:.2f}x",
+             "1.3x")]
 
 
 def rounds(runs: int) -> list[Row]:
@@ -153,7 +154,7 @@ def main() -> None:
     header: Row = ("what", "measured", "floor", "ratio", "target")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
     print(f"({time.perf_counter() - started:.0f} s; python {sys.version.split()[0]})")
 
 

@@ -83,22 +83,25 @@ def answer(i: int) -> str:
     return text
 
 
-def build(path: Path, count: int, env: dict[str, str]) -> None:
-    """The session as Baton writes it, remembered as written (trusted) under `env`'s config."""
+def build(path: Path, count: int, env: dict[str, str], profile: Profile | None = None) -> None:
+    """The session as Baton writes it, remembered as written (trusted) under `env`'s config.
+    Its answers come from the profile's first two models."""
+    if profile is None:
+        profile = Profile(name="bench", default_model="alpha",
+                          providers={"fake": ProviderDef(kind="openai", base_url="http://127.0.0.1:9/v1")},
+                          models={"alpha": ModelDef(model="fake/alpha"), "beta": ModelDef(model="fake/beta")})
+    first, second = list(profile.models)[:2]
     messages: list[Message] = []
     events: list[dict] = []
     for i in range(count // 2):
         messages.append(Message("user", f"Question {i}: tell me about item {i}."))
-        model = "alpha" if i % 3 else "beta"
+        model = first if i % 3 else second
         messages.append(Message("assistant", answer(i), model))
         events.append({"type": "turn", "model": model, "text": answer(i)[:40],
                        "usage": {"input_tokens": 100 + i, "output_tokens": 60},
                        "cost_usd": 0.0001, "latency_s": 1.1, "finish_reason": "stop", "partial": False,
                        "purpose": "answer", "time": 1700000000.0 + i})
-    profile = Profile(name="bench", default_model="alpha",
-                      providers={"fake": ProviderDef(kind="openai", base_url="http://127.0.0.1:9/v1")},
-                      models={"alpha": ModelDef(model="fake/alpha"), "beta": ModelDef(model="fake/beta")})
-    save_session(path, profile, Conversation(messages, events, active_model="alpha"))
+    save_session(path, profile, Conversation(messages, events, active_model=first))
     trust.remember_written(path, profile, env)
 
 

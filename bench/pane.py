@@ -61,7 +61,7 @@ async def run(words: int, paragraph: int) -> dict[str, float]:
         took = time.perf_counter() - started
         screen._compositor_refresh = refresh
         assert view.text == text
-    gaps = [b - a for a, b in zip([started, *frames], frames)]
+    gaps = [b - a for a, b in zip([started, *frames], frames, strict=False)]
     return {"seconds": took, "frames": len(frames), "max_gap_ms": max(gaps) * 1000 if gaps else 0.0}
 
 

@@ -8,7 +8,11 @@
   to the terminal to the character appearing in what the app draws (every key is a
   different CJK character, so a repaint of an earlier one never counts).
 
-    .venv/bin/python bench/streaming.py [--words 20000] [--runs 3] [--paragraph 80]
+    .venv/bin/python bench/streaming.py [--words 20000] [--runs 3] [--paragraph 80] [--history N]
+
+`--history N` measures the keys only, with the app opened on a saved session of N
+messages (`baton --session`), which it autosaves while the answer streams (at most
+25,000 words: the end of a longer answer is folded, so it never shows).
 
 `--paragraph 0` sends one endless paragraph (the worst case for Markdown).
 """
@@ -45,11 +49,13 @@ def stream_in_app(base: str, command: str, models: str) -> float:
         return term.wait_for(MARK + models if len(models) == 1 else ROUND_DONE, pos) - started
 
 
-def keys_while_streaming(base: str, command: str, models: str, keys: list[str]) -> list[float]:
+def keys_while_streaming(
+        base: str, command: str, models: str, keys: list[str], history: Path | None = None) -> list[float]:
     """Key-to-screen latencies (seconds) while the answer(s) of `command` stream."""
     latencies: list[float] = []
-    with Terminal(base) as term:
-        term.wait_for(READY)
+    args, files = (("--session", "history.toml"), {"history.toml": history}) if history else ((), None)
+    with Terminal(base, *args, files=files) as term:
+        term.wait_for(READY if history is None else "Question")
         time.sleep(0.3)
         _, start = term.write(command + "\r")
         term.wait_for("streaming", start)
@@ -93,6 +99,29 @@ def run(words: int, runs: int, paragraph: int) -> dict[str, float]:
     return results
 
 
+def keys_with_history(words: int, runs: int, paragraph: int, history: int) -> dict[str, float]:
+    """Keys while one answer streams into a session of `history` messages."""
+    import tempfile
+
+    from long_session import build
+    from terminal import PROFILE
+
+    from tui.core.profile_io import parse_profile
+
+    keys = [chr(0x4E00 + i) for i in range(2000)]
+    random.seed(7)
+    home = Path(tempfile.mkdtemp())
+    path = home / "history.toml"  # the app opens a copy in its own data directory: trusted there
+    build(path, history, {"HOME": str(home), "BATON_DATA_DIR": str(home)}, parse_profile(PROFILE))
+    lat: list[float] = []
+    with Server(words, paragraph=paragraph) as server:
+        for _ in range(runs):
+            lat += keys_while_streaming(server.base, "go", "a", keys, history=path)
+    lat.sort()
+    return {"keys": len(lat), "key_p50_ms": statistics.median(lat) * 1000,
+            "key_p95_ms": lat[int(0.95 * (len(lat) - 1))] * 1000, "key_max_ms": lat[-1] * 1000}
+
+
 def report(r: dict[str, float], words: int, paragraph: int) -> None:
     shape = f"paragraphs of {paragraph} words" if paragraph else "one paragraph"
     print(f"{words:,} words ({shape}), Enter to the last word on screen, median")
@@ -109,5 +138,13 @@ if __name__ == "__main__":
     parser.add_argument("--words", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--paragraph", type=int, default=80)
+    parser.add_argument("--history", type=int, default=0)
     args = parser.parse_args()
+    if args.history and args.words > 25_000:
+        parser.error("--history needs --words 25000 or fewer: the answer's last word must show above the fold")
+    if args.history:
+        r = keys_with_history(args.words, args.runs, args.paragraph, args.history)
+        print(f"keys while streaming into a session of {args.history:,} messages: {r['keys']} keys, "
+              f"p50 {r['key_p50_ms']:.1f} ms, p95 {r['key_p95_ms']:.1f} ms, max {r['key_max_ms']:.1f} ms")
+        raise SystemExit
     report(run(args.words, args.runs, args.paragraph), args.words, args.paragraph)

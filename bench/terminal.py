@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,11 +30,16 @@ model = "openai/c"
 
 
 class Terminal:
-    def __init__(self, base: str, *args: str, cols: int = 120, rows: int = 40) -> None:
+    def __init__(
+            self, base: str, *args: str, cols: int = 120, rows: int = 40, files: dict[str, Path] | None = None) -> None:
+        """`files`: copied into the app's data directory (its working directory) first."""
         self.tmp = Path(tempfile.mkdtemp())
         (self.tmp / "bench.toml").write_text(PROFILE)
+        for name, source in (files or {}).items():
+            shutil.copyfile(source, self.tmp / name)
         env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        env.update(TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows), PYTHONPATH=os.environ.get("BENCH_BATON_ROOT", str(ROOT)),
+        env.update(TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows),
+                   PYTHONPATH=os.environ.get("BENCH_BATON_ROOT", str(ROOT)),
                    BATON_DATA_DIR=str(self.tmp), HOME=str(self.tmp), OPENAI_BASE_URL=base,
                    OPENAI_API_KEY="bench-key")
         self.leader, follower = pty.openpty()
