@@ -147,3 +147,34 @@ async def test_escape_ends_a_wait_for_a_server_that_never_answers(server, tmp_pa
         await pilot.press("escape")
         await wait_for(pilot, lambda: "cancelled" in screen_text(app), timeout=3)
 
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_the_app_falls_back_from_every_fault_in_one_line_keeping_the_partial(server, tmp_path, fault) -> None:
+    """The same faults as `baton ask` above, typed into the app: one fallback line, the
+    good model's answer, the partial kept on screen and on disk, within the [limits],
+    and neither the key nor an escape sequence anywhere on screen or in the file."""
+    import time
+
+    profile = engine(server, bad=fault, good="ok").profile
+    profile.default_model = "bad"
+    profile.fallbacks = {"bad": ["good"]}
+    app = BatonApp(profile, env={"H_KEY": KEY}, session_path=tmp_path / "s.toml")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: bool(app.query("#composer")))
+        composer = app.query_one("#composer")
+        composer.focus()
+        composer.insert("hi")
+        started = time.monotonic()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Hello world" in screen_text(app), timeout=20)
+        took = time.monotonic() - started
+        text = screen_text(app)
+        assert_clean(text)
+        assert text.count("↯ fallback bad → good") == 1, text
+    assert took < 3 + 5  # the turn deadline (3 s), and room for a loaded machine
+    _, saved = load_session(tmp_path / "s.toml")
+    assert saved.messages[-1].model == "good" and saved.messages[-1].content == "Hello world"
+    if fault in ("stall", "shape:null-choice", "cutjson", "badbytes", "longline"):  # text came before the fault
+        assert any(m.partial and m.model == "bad" and m.content.startswith(HELLO.strip()) for m in saved)
+    assert_clean((tmp_path / "s.toml").read_text())
