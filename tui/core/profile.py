@@ -107,7 +107,7 @@ class Limits:
     connect_timeout_s: float = 10.0
     first_token_timeout_s: float = 60.0
     idle_timeout_s: float = 60.0  # between two pieces of a stream
-    turn_timeout_s: float = 600.0  # a whole turn, retries and fallbacks included
+    turn_timeout_s: float = 600.0  # one request, start to end; hitting it fails that attempt only
     budget_usd: float | None = None  # per session in the app, per run in `baton ask`
 
 
