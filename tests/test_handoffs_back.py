@@ -102,3 +102,10 @@ async def test_parallel_answers_are_joined_in_the_order_given(fake_llm: FakeLLM)
     assert isinstance(final, RunFinished)
     assert final.final_output.index("from alpha") < final.final_output.index("from gamma")
     assert not any(isinstance(ev, ToolCallEvent) for ev in events)
+
+
+def test_the_consult_tools_description_names_its_target() -> None:
+    from tui.core.handoff import consult_spec
+
+    spec = consult_spec("consult_beta", "beta")
+    assert "{" not in spec.description and spec.description.count("beta") == 2

@@ -47,7 +47,7 @@ def consult_spec(name: str, target: str) -> ToolSpec:
     return ToolSpec(
         name=name,
         description=f"Ask {target} one question and get its answer back as this tool's result; "
-        "you keep the conversation. Use it for a second opinion or a part {target} is better at.",
+        f"you keep the conversation. Use it for a second opinion or a part {target} is better at.",
         parameters={
             "type": "object",
             "properties": {"question": {"type": "string", "description": f"What to ask {target}, self-contained"}},
