@@ -178,3 +178,34 @@ async def test_the_app_falls_back_from_every_fault_in_one_line_keeping_the_parti
     if fault in ("stall", "shape:null-choice", "cutjson", "badbytes", "longline"):  # text came before the fault
         assert any(m.partial and m.model == "bad" and m.content.startswith(HELLO.strip()) for m in saved)
     assert_clean((tmp_path / "s.toml").read_text())
+
+
+def test_ctrl_c_ends_baton_ask_waiting_on_a_server_that_never_answers(server, tmp_path) -> None:
+    """Ctrl+C (SIGINT) while `baton ask` waits on a hung provider: it exits at once with
+    status 130, quietly (no traceback), long before the profile's deadlines."""
+    import signal
+    import time
+
+    profile = profile_file(tmp_path, server, "hang", fallback=False)
+    profile.write_text(profile.read_text().replace("first_token_timeout_s = 1", "first_token_timeout_s = 60")
+                       .replace("turn_timeout_s = 3", "turn_timeout_s = 600"))
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "H_KEY": KEY,
+           "BATON_CONFIG_DIR": str(tmp_path / "config"), "BATON_DATA_DIR": str(tmp_path / "data")}
+    seen = len(server.requests)
+    child = subprocess.Popen([sys.executable, "-m", "tui", "ask", "--profile", str(profile), "hi"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while len(server.requests) == seen:  # the request is out: the wait has begun
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        child.kill()
+    assert child.returncode == 130
+    assert took < 2  # "within a second"; room for a loaded machine
+    assert_clean(out + err)
