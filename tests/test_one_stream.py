@@ -146,6 +146,47 @@ async def test_clear_during_a_stream_keeps_the_partial_in_the_old_file_only(
     assert [m.content for m in fresh.messages][0] == "a new question"
 
 
+async def test_load_during_a_stream_opens_the_other_session_with_nothing_of_the_cancelled_turn(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    from test_app_helpers import fake_profile
+
+    from tui.core.conversation import Conversation
+
+    other = tmp_path / "other.toml"
+    save_session(other, fake_profile(fake_llm.openai_base),
+                 Conversation([Message("user", "an older question"), Message("assistant", "an older answer", "beta")]))
+    fake_llm.script("alpha", Reply(text="streaming " * 400, chunk_delay=0.01))
+    app = make_app(fake_llm, tmp_path)
+    old = tmp_path / "session.toml"
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me a long story")
+        await wait_for(pilot, lambda: "streaming streaming" in screen_text(app))
+        await type_and_send(pilot, f"/load {other}")
+        await wait_for(pilot, lambda: "an older answer" in screen_text(app))
+        await pilot.pause(0.3)  # anything still in flight would land now
+        assert "streaming" not in screen_text(app)
+        assert [m.content for m in app.conversation.messages] == ["an older question", "an older answer"]
+    _, kept = load_session(old)
+    assert kept.messages[-1].partial and kept.messages[-1].content.startswith("streaming")
+    assert kept.events[-1].to_record()["finish_reason"] == "cancelled"
+    _, reopened = load_session(other)
+    assert "streaming" not in json.dumps([m.content for m in reopened.messages])
+
+
+async def test_quitting_during_a_stream_saves_the_partial_marked_cancelled(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    fake_llm.script("alpha", Reply(text="streaming " * 400, chunk_delay=0.01))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "tell me a long story")
+        await wait_for(pilot, lambda: "streaming streaming" in screen_text(app))
+        await app.action_quit()
+    _, kept = load_session(tmp_path / "session.toml")
+    assert [m.content for m in kept.messages][0] == "tell me a long story"
+    assert kept.messages[-1].partial and kept.messages[-1].content.startswith("streaming")
+    assert kept.events[-1].to_record()["finish_reason"] == "cancelled"
+
+
 async def test_a_cancelled_round_then_a_finished_one_reopen_to_the_same_screen(
     fake_llm: FakeLLM, tmp_path: Path
 ) -> None:

@@ -592,6 +592,13 @@ class BatonApp(App[None]):
             return
         await self.cancel_run()
 
+    async def action_quit(self) -> None:
+        """Quit: a run still going is cancelled first, through the run, so that what arrived
+        reaches the session file marked cancelled (at unmount its presenter is gone)."""
+        await self.cancel_run()
+        await self.flush_saves()
+        self.exit()
+
     async def cancel_run(self) -> None:
         """Stop the run that is going, keep what arrived, and let its presenter finish."""
         run = self._run
