@@ -18,8 +18,6 @@ from textual.widgets import Label, Select, Static, Switch
 
 from .text import one_line
 
-TASK_TYPES = ("code_generation", "data_analysis", "creative_writing", "quick_answer", "research")
-
 
 @dataclass(frozen=True)
 class RoutingState:
