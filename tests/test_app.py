@@ -409,3 +409,31 @@ async def test_the_app_appends_every_event_to_the_audit_trail(fake_llm: FakeLLM,
     records = [json.loads(line) for line in (isolated_home / ".local" / "share" / "baton" / "audit.jsonl").read_text().splitlines()]
     assert [r["type"] for r in records] == ["turn", "handoff", "turn"]
     assert records[1]["from"] == "alpha" and records[1]["to"] == "beta"
+
+
+async def test_keys_read_while_the_composer_mounts_are_kept(fake_llm: FakeLLM, tmp_path: Path, monkeypatch) -> None:
+    """Keys that come in while the composer replaces its first-frame stand-in: the chat
+    had the focus then, and a key handed to it came back unhandled after the composer had
+    taken over, and was lost (in tmux, text typed about 0.3 s after start-up)."""
+    import inspect
+
+    from textual import events
+
+    from tui.ui.composer import Composer
+
+    mounted = Composer._on_mount
+    typed = "zebra"
+
+    async def on_mount(self, event) -> None:
+        for ch in typed:
+            self.app.post_message(events.Key(ch, ch))
+        result = mounted(self, event)
+        if inspect.isawaitable(result):
+            await result
+
+    monkeypatch.setattr(Composer, "_on_mount", on_mount)
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.query("#composer")))
+        await idle(pilot, app)
+        assert app.query_one("#composer", Composer).text == typed

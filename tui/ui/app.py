@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -46,7 +46,6 @@ from .select import ALT_DIGITS, alternative_place, pending_compare, round_key_ap
 from .text import COMPOSER_HINT
 
 if TYPE_CHECKING:
-    from textual import events
 
     from tui.core.autosave import AutoSave
     from tui.core.commands import Command
@@ -260,12 +259,17 @@ class BatonApp(App[None]):
         off = ", ".join([*(f"provider {n}" for n in self.blocked), *(f"MCP server {n}" for n in self.blocked_servers)])
         await chat.add_line(f"⚠ {path} is not trusted: {off} stay off (baton trust {path} turns them on)", "error")
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_event(self, event: events.Event) -> None:
         """Keys typed before the composer exists are kept for it, not lost. Before the
-        terminal is in raw mode the tty turns Enter into a line feed (ctrl+j): both send."""
-        if self._early_keys is not None and (event.is_printable or event.key in ("enter", "ctrl+j")):
+        terminal is in raw mode the tty turns Enter into a line feed (ctrl+j): both send.
+        They are taken here, as they come in, not where they bubble back unhandled: a key
+        handed to the chat just before the composer took the focus came back too late."""
+        if (isinstance(event, events.Key) and not event.is_forwarded and self._early_keys is not None
+                and not self.screen.is_modal  # the palette typed ahead takes its own keys
+                and (event.is_printable or event.key in ("enter", "ctrl+j"))):
             self._early_keys.append(event.character if event.is_printable and event.character else "\n")
-            event.stop()
+            return
+        await super().on_event(event)
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)
@@ -315,7 +319,9 @@ class BatonApp(App[None]):
         await main.mount(StatusLine(id="status"), before=standin)
         await main.mount(composer, after=standin)
         await standin.remove()
-        composer.focus()
+        # Focused now, not by a later callback: keys typed while the rest mounts are
+        # handed to the focused widget when they are read, which must be the composer.
+        main.set_focus(composer)
         early, self._early_keys = self._early_keys or [], None
         for key in early:
             if key == "\n":
