@@ -133,4 +133,4 @@ def run(profile_arg: str | None, session_arg: str | None) -> int:
     if app.load_error is not None:  # the whole session, read after the first frame, did not fit
         print(_one_line(app.load_error), file=sys.stderr)
         return 2
-    return 0
+    return app.return_code or 0  # 1 when the app stopped on an error of its own (Textual said what)
