@@ -579,6 +579,7 @@ class BatonApp(App[None]):
                 self._run = None
             self.refresh_routing()
             self._show_servers()
+            self.show_totals()  # the context meter with the answer in it (its turn event came first)
             if kind == "compact" and run.result is not None and not isinstance(run.result, RunFailed):
                 await self.show_conversation()  # the new, shorter branch
             if self._queued and self._run is None:
