@@ -49,3 +49,9 @@ def test_baton_ask_stops_at_the_budget_with_one_line(fake_llm: FakeLLM, tmp_path
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1].startswith("baton ask: stopped at the budget of $0.0010")
     assert 0 < r.stdout.count("expensive") < 3000  # what arrived before the stop is kept
+
+
+def test_a_cost_too_small_for_the_screen_does_not_read_as_free() -> None:
+    from tui.ui.text import dollars
+
+    assert dollars(0.00002) == "<$0.0001" and dollars(0.0042) == "$0.0042" and dollars(0) == "$0.0000"

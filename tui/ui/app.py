@@ -43,7 +43,7 @@ from tui.core.profile import Profile
 from .chat import ChatPane
 from .notices import SETUP_NOTICE, WELCOME, last_code_block, provider_problem
 from .select import ALT_DIGITS, alternative_place, pending_compare, round_key_applies
-from .text import COMPOSER_HINT
+from .text import COMPOSER_HINT, dollars
 
 if TYPE_CHECKING:
 
@@ -637,7 +637,7 @@ class BatonApp(App[None]):
         known = [e.cost_usd for e in turns if e.cost_usd is not None]
         unknown = any(e.cost_usd is None and e.usage for e in turns)
         tokens = sum(e.usage.get("input_tokens", 0) + e.usage.get("output_tokens", 0) for e in turns)
-        money = f"${sum(known):.4f}" if known else ("cost unknown" if unknown else "$0")
+        money = dollars(sum(known)) if known else ("cost unknown" if unknown else "$0")
         if known and unknown:
             money += " + unknown"
         meter = self._meter()

@@ -14,6 +14,7 @@ from tui.core.conversation import Conversation
 from tui.core.events import TimelineEvent, TurnEvent
 
 from .chat import ChatPane
+from .text import dollars
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -137,7 +138,7 @@ async def cost(app: Host, command: Command) -> None:
     for model, turns in rows.items():
         tokens = sum(t.usage.get("input_tokens", 0) + t.usage.get("output_tokens", 0) for t in turns)
         known = [t.cost_usd for t in turns if t.cost_usd is not None]
-        money = f"${sum(known):.4f}" if known else "cost unknown"
+        money = dollars(sum(known)) if known else "cost unknown"
         if known and len(known) < len(turns):
             money += " + unknown"
         await chat.add_line(f"$ {model}: {len(turns)} turns · {tokens:,} tok · {money}", "stats")
@@ -252,7 +253,7 @@ async def sessions(app: Host, command: Command) -> None:
         raise ValueError("no saved sessions yet")
     choices = []
     for s in summaries:
-        cost = f"${s.cost_usd:.4f}" if s.cost_usd is not None else "cost unknown"
+        cost = dollars(s.cost_usd) if s.cost_usd is not None else "cost unknown"
         models = ", ".join(s.models) or "no answers"
         label = f"{s.date}  {s.title}  · {models} · {s.messages} messages · {cost}"
         choices.append(Choice(label, str(s.path), f"{s.title} {models} {s.date}"))

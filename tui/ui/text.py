@@ -22,3 +22,9 @@ def one_line(text: str, limit: int = 80) -> str:
 
 
 COMPOSER_HINT = "Message, or /help  (enter sends · ctrl+j new line)"
+
+
+def dollars(usd: float) -> str:
+    """A cost as the screen shows it: to a hundredth of a cent, and a cost too small for
+    that as "<$0.0001", never as "$0.0000", which reads as free."""
+    return f"<${0.0001:.4f}" if 0 < usd < 0.00005 else f"${usd:.4f}"

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from .text import one_line
+from .text import dollars, one_line
 
 
 def _tokens(record: dict[str, Any]) -> str:
@@ -23,7 +23,7 @@ def _tokens(record: dict[str, Any]) -> str:
 
 def _cost(record: dict[str, Any]) -> str:
     cost = record.get("cost_usd")
-    return f"${cost:.4f}" if isinstance(cost, (int, float)) else ""
+    return dollars(cost) if isinstance(cost, (int, float)) else ""
 
 
 def _latency(record: dict[str, Any]) -> str:
@@ -88,7 +88,7 @@ def totals(records: Sequence[dict[str, Any]]) -> str:
     tokens = sum(int(u.get("input_tokens", 0)) + int(u.get("output_tokens", 0)) for u in usages)
     costs = [r["cost_usd"] for r in turns if isinstance(r.get("cost_usd"), (int, float))]
     unknown = any(r.get("cost_usd") is None and r.get("usage") for r in turns)
-    money = f"${sum(costs):.4f}" + (" + unknown" if unknown else "") if costs else ("cost unknown" if unknown else "$0")
+    money = dollars(sum(costs)) + (" + unknown" if unknown else "") if costs else ("cost unknown" if unknown else "$0")
     seconds = sum(float(r.get("latency_s") or 0) for r in turns)
     return f"{len(turns)} turns · {tokens:,} tok · {money} · {seconds:.1f}s"
 

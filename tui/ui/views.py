@@ -17,7 +17,7 @@ from textual.widgets import Static
 from tui.core.types import Message
 
 from .answer import AnswerView
-from .text import one_line, visible
+from .text import dollars, one_line, visible
 
 
 class UserView(Static):
@@ -306,7 +306,7 @@ def answer_stats(record: dict[str, Any]) -> str:
     if latency > 0 and tokens_out:
         parts.append(f"{tokens_out / latency:.0f} tok/s")
     cost = record.get("cost_usd")
-    parts.append(f"${cost:.4f}" if isinstance(cost, (int, float)) else "cost unknown")
+    parts.append(dollars(cost) if isinstance(cost, (int, float)) else "cost unknown")
     return " · ".join(parts)
 
 
