@@ -104,6 +104,142 @@ model = "fakea/beta"
     assert "echo: one more" in text and 'type = "handoff"' in text
 
 
+def test_steering_a_conversation_in_a_real_terminal_at_80x24(fake_llm, terminal, tmp_path):
+    """Issue 11's flows as a person types them: a blind compare with no name on screen
+    until the vote, then `baton stats`; /regen with another model, /edit, a round and
+    /pick, Up for the last prompt; `baton sessions` and `baton --continue`."""
+    import json
+    import os
+
+    profile = tmp_path / "p.toml"
+    profile.write_text(f"""
+name = "steer"
+default_model = "alpha"
+[providers.fake]
+kind = "openai"
+base_url = "{fake_llm.openai_base}"
+[models.alpha]
+model = "fake/alpha"
+[models.beta]
+model = "fake/beta"
+[models.gamma]
+model = "fake/gamma"
+""")
+    env = {**os.environ, "BATON_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    prefix = f"cd {tmp_path} && BATON_DATA_DIR={tmp_path / 'data'} HOME={tmp_path} {sys.executable} -m tui"
+
+    def launch(*args: str) -> None:
+        terminal.run("kill-server")
+        terminal.run("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24", " ".join([prefix, *args]))
+        terminal.wait_for("/help")
+
+    def send(text: str) -> None:
+        terminal.type(text)
+        terminal.type("Enter")
+
+    def quit_app() -> None:
+        terminal.type("C-q")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and terminal.run("list-sessions"):
+            time.sleep(0.1)
+
+    def cli(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, check=True, timeout=60).stdout
+
+    def last_sent(model: str) -> str:
+        return json.dumps(fake_llm.requests_for(model)[-1].body["messages"])
+
+    fake_llm.script("beta", Reply(text="an answer in one style"), Reply(text="beta instead"),
+                    Reply(text="beta says spaces"))
+    fake_llm.script("gamma", Reply(text="an answer in another style"))
+    fake_llm.script("alpha", Reply(text="alpha first"), Reply(text="alpha later"), Reply(text="answer edited"),
+                    Reply(text="alpha says tabs"), Reply(text="noted"))
+
+    launch("--profile", str(profile))  # a blind compare
+    send("/compare beta gamma -- say something")
+    screen = terminal.wait_for("/vote A")
+    terminal.wait_for("another style")
+    screen = terminal.screen()
+    assert "beta" not in screen and "gamma" not in screen, screen
+    first = "A" if screen.index("one style") < screen.index("another style") else "B"
+    send(f"/vote {first}")
+    terminal.wait_for("beta over gamma")
+    quit_app()
+    stats = cli("stats")
+    assert any(line.startswith("beta") for line in stats.splitlines())
+    assert any(line.startswith("gamma") for line in stats.splitlines())
+
+    time.sleep(1.1)  # a new session file (named by the second)
+    launch("--profile", str(profile))
+    send("a question")
+    terminal.wait_for("alpha first")
+    send("/regen beta")
+    terminal.wait_for("2/2")
+    send("go on")
+    terminal.wait_for("alpha later")
+    assert "beta instead" in last_sent("alpha") and "alpha first" not in last_sent("alpha")
+    send("/edit")
+    terminal.wait_for("go on")
+    terminal.type(", sharper")
+    terminal.type("Enter")
+    terminal.wait_for("answer edited")
+    assert "go on, sharper" in last_sent("alpha") and "alpha later" not in last_sent("alpha")
+    send("/parallel alpha beta -- tabs or spaces?")
+    terminal.wait_for("beta says spaces")
+    terminal.wait_for("alpha says tabs")
+    send("/pick 2")
+    terminal.wait_for("going on with answer 2 (beta)")
+    send("why?")
+    terminal.wait_for("noted")
+    assert "beta says spaces" in last_sent("alpha") and "alpha says tabs" not in last_sent("alpha")
+    terminal.type("Up")
+    screen = terminal.wait_for("│ why?")
+    quit_app()
+
+    sessions = cli("sessions").splitlines()
+    assert len(sessions) == 2 and sessions[0].endswith("a question"), sessions
+    launch("--profile", str(profile), "--continue")
+    terminal.wait_for("noted")
+
+
+def test_a_live_screen_in_a_real_terminal_at_80x24(fake_llm, terminal, tmp_path):
+    """Issue 12 as a person sees it at 80x24: a slow first token names the model and the
+    time goes by; the answer gets its figures; the chat is at least 70 columns wide; a
+    message sent while an answer streams waits and is answered after it."""
+    profile = tmp_path / "p.toml"
+    profile.write_text(f"""
+name = "live"
+default_model = "alpha"
+[providers.fake]
+kind = "openai"
+base_url = "{fake_llm.openai_base}"
+[models.alpha]
+model = "fake/alpha"
+input_price = 2.0
+output_price = 8.0
+""")
+    wide = "w" * 70
+    fake_llm.script("alpha", Reply(text=f"{wide}\n\nat last", delay=2.0, usage=(1000, 500)),
+                    Reply(text="streaming " * 150, chunk_delay=0.02), Reply(text="the queued one answered"))
+    command = f"cd {tmp_path} && BATON_DATA_DIR={tmp_path / 'data'} HOME={tmp_path} {sys.executable} -m tui " \
+              f"--profile {profile}"
+    terminal.run("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24", command)
+    terminal.wait_for("/help")
+    terminal.type("take your time", "Enter")
+    terminal.wait_for("alpha · waiting for the first token")  # the screen moves while nothing arrives
+    screen = terminal.wait_for("at last")
+    assert wide in screen  # one line of 70 columns
+    screen = terminal.wait_for("1,000 in · 500 out")
+    assert "$0.0060" in screen
+    terminal.type("a long one", "Enter")
+    terminal.wait_for("streaming streaming")
+    terminal.type("and then this", "Enter")  # while it streams: queued, not a cancel
+    terminal.wait_for("the queued one answered", timeout=30)
+    assert "cancelled" not in terminal.screen()
+    assert [r.body["messages"][-1]["content"] for r in fake_llm.requests_for("alpha")][-1] == "and then this"
+
+
 def test_a_missing_tmux_fails_instead_of_skipping(monkeypatch):
     monkeypatch.setenv("PATH", "")
     with pytest.raises(pytest.fail.Exception, match="tmux is not installed"):
