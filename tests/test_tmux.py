@@ -180,7 +180,7 @@ model = "fake/gamma"
     terminal.wait_for("alpha later")
     assert "beta instead" in last_sent("alpha") and "alpha first" not in last_sent("alpha")
     send("/edit")
-    terminal.wait_for("go on")
+    terminal.wait_for("│ go on")  # in the composer (the chat has it too)
     terminal.type(", sharper")
     terminal.type("Enter")
     terminal.wait_for("answer edited")
