@@ -208,3 +208,19 @@ def test_baton_sessions_lists_newest_first_and_continue_opens_the_latest(tmp_pat
     assert [line.split("\t")[0] for line in lines] == [str(folder / "new.toml"), str(folder / "old.toml")]
     assert lines[1].endswith("the older question") and "\x1b" not in out.stdout
     assert latest_session({"BATON_DATA_DIR": str(tmp_path / "data")}) == folder / "new.toml"
+
+
+async def test_export_writes_a_private_markdown_file(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    import stat
+
+    fake_llm.script("alpha", Reply(text="an answer worth keeping"))
+    target = tmp_path / "out" / "deeper" / "chat.md"
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await type_and_send(pilot, "a question")
+        await idle(pilot, app)
+        await type_and_send(pilot, f"/export {target}")
+        await wait_for(pilot, lambda: target.exists())
+    assert "an answer worth keeping" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == stat.S_IMODE(target.parent.parent.stat().st_mode) == 0o700

@@ -141,3 +141,22 @@ async def test_a_message_sent_while_an_answer_streams_waits_and_is_answered_afte
         await idle(pilot, app)
     contents = [(m.content, m.partial) for m in app.conversation.messages]
     assert contents == [("first", False), ("long " * 200, False), ("second", False), ("second answer", False)]
+
+
+def test_a_table_where_a_list_belongs_is_skipped_or_refused_in_one_line(tmp_path: Path) -> None:
+    import pytest
+
+    from tui.core.session import SessionError, load_session
+
+    one = tmp_path / "one.toml"  # one message's media is a table: that message is skipped and named
+    one.write_text('version = 2\n[[messages]]\nid = "m1"\nrole = "user"\ncontent = "kept"\n'
+                   '[[messages]]\nid = "m2"\nparent = "m1"\nrole = "assistant"\ncontent = "odd"\n'
+                   '[messages.media]\nkind = "image"\n')
+    _, conversation = load_session(one)
+    assert [m.content for m in conversation] == ["kept"]
+    assert any("messages[1].media" in line and "expected an array" in line for line in conversation.skipped)
+    top = tmp_path / "top.toml"  # the messages themselves are a table: the file is refused in one line
+    top.write_text('version = 2\n[messages]\nid = "m1"\n')
+    with pytest.raises(SessionError) as refused:
+        load_session(top)
+    assert "messages" in str(refused.value) and "\n" not in str(refused.value)

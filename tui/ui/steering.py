@@ -342,6 +342,5 @@ async def export(app: Host, command: Command) -> None:
         path = app.session_path.with_suffix(".md")
     else:
         path = data_dir(app.env) / "exports" / time.strftime("%Y%m%d-%H%M%S.md")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     await asyncio.to_thread(atomic_write, path, export_markdown(app.conversation))
     app.notify(f"transcript written to {path}", markup=False)
