@@ -82,6 +82,8 @@ async def test_pick_after_a_round_goes_on_with_that_answer_alone(fake_llm: FakeL
         await idle(pilot, app)
         await type_and_send(pilot, "/pick 2")
         await wait_for(pilot, lambda: "going on with answer 2 (beta)" in screen_text(app))
+        timeline = app.query_one("#timeline")
+        assert any(r.get("type") == "vote" for r in timeline._records)  # type: ignore[attr-defined]
         await type_and_send(pilot, "why?")
         await idle(pilot, app)
     body = sent(fake_llm, "alpha")

@@ -64,6 +64,7 @@ class Host(Protocol):
     async def _replace(self, profile: Profile, conversation: Conversation, path: Path, blocked: Any = None) -> None: ...
     def _layout(self, width: int) -> None: ...
     def _timeline_event(self, event: TimelineEvent) -> None: ...
+    def refresh_routing(self) -> None: ...
 
 
 async def compare(app: Host, command: Command) -> None:
@@ -169,6 +170,10 @@ async def pick(app: Host, command: Command) -> None:
     await app.cancel_run()
     n = int(command.text)
     answer = app.controller.engine.pick(n)
+    vote = app.conversation.events[-1]  # the pick, recorded as a vote: on the timeline and the leaderboard now
+    if vote.type == "vote":
+        app._timeline_event(vote)
+    app.refresh_routing()
     await app.query_one(ChatPane).add_line(f"↳ going on with answer {n} ({answer.model}) alone", "info")
 
 
