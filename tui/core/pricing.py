@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
@@ -100,17 +101,29 @@ def _table_rates(provider: str, model_id: str) -> Rates | None:
     a short `baton ask` itself."""
     if provider not in _TABLE_PROVIDERS:
         return None
+    rates: Rates | None = _kept_or_read(
+        "rates", provider, model_id,
+        lambda calc_price, usage_of: _rates_from_table(calc_price, usage_of, provider, model_id))
+    return rates
+
+
+def _kept_or_read(kind: str, provider: str, model_id: str, read: Callable[[Any, Any], Any]) -> Any:
+    """What `prices.json` keeps of `kind` ("rates" or "windows") for a model, else what
+    `read(calc_price, Usage)` finds in the table, then kept. None when the table cannot
+    be imported (not kept: it may be readable next time)."""
     kept = _RatesFile.load()
+    found: dict[str, Any] = getattr(kept, kind)
     key = f"{provider}/{model_id}"
-    if kept.current and key in kept.rates:
-        return kept.rates[key]
+    if kept.current and key in found:
+        return found[key]
     try:
         from genai_prices import Usage, calc_price
     except Exception:  # the table cannot be read: unknown, and not kept as unknown
         return None
-    rates = _rates_from_table(calc_price, Usage, provider, model_id)
-    kept.store(key, rates)
-    return rates
+    value = read(calc_price, Usage)
+    found[key] = value
+    kept.write()
+    return value
 
 
 def _rates_from_table(calc_price: Any, usage_of: Any, provider: str, model_id: str) -> Rates | None:
@@ -135,20 +148,16 @@ def _rates_from_table(calc_price: Any, usage_of: Any, provider: str, model_id: s
 def table_window(provider: str, model_id: str) -> int | None:
     """The context window the table knows for a model, kept in `prices.json` beside its
     rates: reading the table costs a fifth of a second, so not on every start."""
-    kept = _RatesFile.load()
-    key = f"{provider}/{model_id}"
-    if kept.current and key in kept.windows:
-        return kept.windows[key]
-    try:
-        from genai_prices import Usage, calc_price
-    except Exception:  # the table cannot be read: unknown, and not kept as unknown
-        return None
-    try:
-        value = calc_price(Usage(input_tokens=1, output_tokens=1), model_id, provider_id=provider).model.context_window
-        window = int(value) if isinstance(value, int) and value > 0 else None
-    except Exception:  # unknown to the table
-        window = None
-    kept.store_window(key, window)
+
+    def read(calc_price: Any, usage_of: Any) -> int | None:
+        try:
+            found = calc_price(usage_of(input_tokens=1, output_tokens=1), model_id, provider_id=provider)
+            window = found.model.context_window
+        except Exception:  # unknown to the table
+            return None
+        return int(window) if isinstance(window, int) and window > 0 else None
+
+    window: int | None = _kept_or_read("windows", provider, model_id, read)
     return window
 
 
@@ -179,15 +188,7 @@ class _RatesFile:
             pass
         return cls(path, stamp, {}, False)
 
-    def store(self, key: str, rates: Rates | None) -> None:
-        self.rates[key] = rates
-        self._write()
-
-    def store_window(self, key: str, window: int | None) -> None:
-        self.windows[key] = window
-        self._write()
-
-    def _write(self) -> None:
+    def write(self) -> None:
         if self.path is None:
             return
         data = {"stamp": self.stamp, "rates": {
