@@ -94,3 +94,12 @@ async def test_page_keys_in_the_composer_move_the_chat_and_new_output_below_is_s
         await type_and_send(pilot, "stream now")
         await pilot.press("pageup", "pageup")
         await wait_for(pilot, lambda: "new output below" in screen_text(app), timeout=15)
+
+
+def test_a_consult_and_a_vote_name_their_models_on_the_timeline() -> None:
+    from tui.core.events import ConsultEvent, VoteEvent
+    from tui.ui.timeline import describe
+
+    consult = describe(ConsultEvent("alpha", "beta", "is 7 prime?", "yes", {"output_tokens": 3}).to_record()).plain
+    vote = describe(VoteEvent("pick", "beta", ("alpha",)).to_record()).plain
+    assert "alpha asked beta" in consult and "beta over alpha" in vote

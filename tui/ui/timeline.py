@@ -35,6 +35,10 @@ def _models(record: dict[str, Any]) -> str:
     kind = record.get("type")
     if kind in ("handoff", "fallback"):
         return f"{record.get('from')} → {record.get('to')}"
+    if kind == "consult":
+        return f"{record.get('from')} asked {record.get('to')}"
+    if kind == "vote":
+        return f"{record.get('winner')} over {', '.join(record.get('losers', []))}"
     if kind == "route":
         return f"{record.get('task_type')} → {record.get('model')}"
     if kind == "parallel":
