@@ -422,3 +422,15 @@ def test_reading_profiles_imports_no_writer_and_no_terminal_code():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readmes_profile_keys_are_a_valid_profile(tmp_path) -> None:
+    """The README shows the profile keys the examples do not: they must stay true."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("Profile keys beyond the examples")[1].split("```toml")[1].split("```")[0]
+    path = tmp_path / "keys.toml"
+    path.write_text('name = "keys"\ndefault_model = "thinker"\n' + block)
+    profile = load_profile(path)
+    assert profile.handoff.handback and profile.consensus.swap
+    assert profile.models["thinker"].thinking_budget == 4096 and profile.models["reasoner"].reasoning_effort == "high"
+    assert profile.mcp_servers["docs"].transport == "auto" and profile.mcp_servers["docs"].approve
