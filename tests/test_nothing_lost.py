@@ -160,3 +160,52 @@ def test_a_table_where_a_list_belongs_is_skipped_or_refused_in_one_line(tmp_path
     with pytest.raises(SessionError) as refused:
         load_session(top)
     assert "messages" in str(refused.value) and "\n" not in str(refused.value)
+
+
+async def test_the_session_lock_follows_the_file_the_app_writes(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    """The lock another Baton would meet moves with /save PATH and /clear; a file another
+    Baton has open is neither loaded nor saved over, and nothing changes."""
+    from test_app_helpers import fake_profile
+
+    from tui.core.conversation import Conversation
+    from tui.core.session import save_session
+    from tui.core.types import Message
+
+    def free(path: Path) -> bool:
+        probe = SessionLock(path)
+        if probe.acquire():
+            probe.release()
+            return True
+        return False
+
+    busy = tmp_path / "busy.toml"
+    save_session(busy, fake_profile(fake_llm.openai_base), Conversation([Message("user", "theirs")]))
+    other = SessionLock(busy)  # another Baton has it open
+    assert other.acquire()
+    fake_llm.script("alpha", Reply(text="mine"))
+    app = make_app(fake_llm, tmp_path)
+    first = app.session_path
+    assert first is not None
+    app.session_lock = SessionLock(first)
+    assert app.session_lock.acquire()
+    moved = tmp_path / "moved.toml"
+    try:
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await type_and_send(pilot, "a question")
+            await idle(pilot, app)
+            await type_and_send(pilot, f"/save {moved}")
+            await wait_for(pilot, lambda: app.session_path == moved)
+            assert free(first) and not free(moved)
+            await type_and_send(pilot, f"/load {busy}")
+            await wait_for(pilot, lambda: "open in another Baton" in screen_text(app))
+            assert app.session_path == moved and "theirs" not in screen_text(app)
+            await type_and_send(pilot, f"/save {busy}")
+            await wait_for(pilot, lambda: "not saved to" in screen_text(app))
+            await type_and_send(pilot, "/clear")
+            await wait_for(pilot, lambda: app.session_path != moved)
+            assert free(moved) and app.session_path is not None and not free(app.session_path)
+    finally:
+        other.release()
+        app.session_lock.release()
+    _, theirs = load_session(busy)
+    assert [m.content for m in theirs] == ["theirs"]  # never written by this app

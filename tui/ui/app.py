@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from tui.core.autosave import AutoSave
     from tui.core.commands import Command
     from tui.core.context import Meter
-    from tui.core.controller import Controller
+    from tui.core.controller import Controller, SessionLock
     from tui.core.run import Run
     from tui.core.session import SessionWriter
     from tui.core.tools import Approval
@@ -143,6 +143,7 @@ class BatonApp(App[None]):
         self._autosave: AutoSave | None = None
         self._writer: SessionWriter | None = None  # the session's TOML, kept a table at a time
         self._looking_up: set[str] = set()  # models whose context window is being read in a thread
+        self.session_lock: SessionLock | None = None  # held on the file this app writes (none in tests)
         self._warming: threading.Thread | None = None  # the imports after the first frame
         self._mcp: Any = None
         self._run: Run | None = None
@@ -739,7 +740,20 @@ class BatonApp(App[None]):
         self, profile: Profile, conversation: Conversation, path: Path, blocked: Blocked | None = None
     ) -> None:
         """Leave the current session (its file keeps all it had) and open another; a new
-        profile brings its own trust (`blocked`: the parts that stay off)."""
+        profile brings its own trust (`blocked`: the parts that stay off). A file another
+        Baton has open is refused before anything changes."""
+        lock = self.lock_for(path)
+        try:
+            await self._swap(profile, conversation, path, blocked)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self.hold(lock)
+
+    async def _swap(
+        self, profile: Profile, conversation: Conversation, path: Path, blocked: Blocked | None = None
+    ) -> None:
         await self.cancel_run()
         await self.flush_saves()
         if self._controller is not None:
@@ -765,6 +779,26 @@ class BatonApp(App[None]):
         import gc
 
         gc.freeze()  # a long session's messages live as long as it is open: not walked by every full collection
+
+    def lock_for(self, path: Path) -> SessionLock | None:
+        """The lock of the session file `path`, taken (None: this app takes no locks, or
+        holds it already). Another Baton writing that file: a ValueError, one line."""
+        from tui.core.controller import SessionLock
+
+        held = self.session_lock
+        if held is None or held.path == SessionLock(path).path:
+            return None
+        lock = SessionLock(path)
+        if not lock.acquire():
+            raise ValueError(f"{path} is open in another Baton; close it there first")
+        return lock
+
+    def hold(self, lock: SessionLock | None) -> None:
+        """Write under `lock` from now on, and let the last file go."""
+        if lock is not None:
+            if self.session_lock is not None:
+                self.session_lock.release()
+            self.session_lock = lock
 
     async def flush_saves(self) -> None:
         if self._autosave is not None:

@@ -125,11 +125,12 @@ def run(profile_arg: str | None, session_arg: str | None) -> int:
         print(_one_line(f"baton: {args['session_path']} is open in another Baton; close it there first"),
               file=sys.stderr)
         return 2
+    app = BatonApp(**args)
+    app.session_lock = lock  # it moves with the file the app writes (/save PATH, /load, /clear, ...)
     try:
-        app = BatonApp(**args)
         app.run()
     finally:
-        lock.release()
+        (app.session_lock or lock).release()
     if app.load_error is not None:  # the whole session, read after the first frame, did not fit
         print(_one_line(app.load_error), file=sys.stderr)
         return 2

@@ -65,6 +65,8 @@ class Host(Protocol):
     def _layout(self, width: int) -> None: ...
     def _timeline_event(self, event: TimelineEvent) -> None: ...
     def refresh_routing(self) -> None: ...
+    def lock_for(self, path: Path) -> Any: ...
+    def hold(self, lock: Any) -> None: ...
 
 
 async def compare(app: Host, command: Command) -> None:
@@ -283,13 +285,18 @@ async def save(app: Host, command: Command) -> None:
         app.notify(f"session saved to {app.session_path}", markup=False)
         return
     path = Path(command.path).expanduser()
+    lock = None
     try:
+        lock = app.lock_for(path)  # another Baton writing that file: not touched
         await app.save_now(path)
     except Exception as error:  # the session keeps saving where it did
+        if lock is not None:
+            lock.release()
         where = app.session_path or "nowhere yet"
         app.notify(f"not saved to {path}: {error}; the session still saves to {where}",
                     severity="error", markup=False)
         return
+    app.hold(lock)
     app.session_path = path
     app.notify(f"saved: this session now saves to {path}", markup=False)
 
