@@ -209,3 +209,11 @@ async def test_the_session_lock_follows_the_file_the_app_writes(fake_llm: FakeLL
         app.session_lock.release()
     _, theirs = load_session(busy)
     assert [m.content for m in theirs] == ["theirs"]  # never written by this app
+
+
+def test_new_session_files_in_the_same_second_are_different_files(tmp_path: Path) -> None:
+    from tui.core.controller import default_session_path
+
+    env = {"BATON_DATA_DIR": str(tmp_path)}
+    paths = {default_session_path(env) for _ in range(3)}
+    assert len(paths) == 3 and all(p.parent == tmp_path / "sessions" for p in paths)

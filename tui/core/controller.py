@@ -121,9 +121,22 @@ def audit_sink(log: AuditLog) -> Sink:
 
 
 def default_session_path(env: Mapping[str, str] | None = None) -> Path:
+    """A new file in the sessions folder, named by the time; never one that is there
+    already, or taken (two apps, or two /clear, in the same second)."""
     from .env import data_dir
 
-    return data_dir(env) / "sessions" / time.strftime("%Y%m%d-%H%M%S.toml")
+    folder = data_dir(env) / "sessions"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{stamp}.toml"
+    n = 1
+    while path.exists() or path.with_name(path.name + ".lock").exists() or path in _given:
+        n += 1
+        path = folder / f"{stamp}-{n}.toml"
+    _given.add(path)
+    return path
+
+
+_given: set[Path] = set()  # handed out in this process, not yet written
 
 
 class SessionLock:
