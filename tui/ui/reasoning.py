@@ -26,6 +26,11 @@ class ReasoningView(Collapsible):
         if not self.collapsed:
             self.refresh_text()
 
+    def on_mount(self) -> None:
+        # A title set while the block was still being mounted reached the label's value but
+        # not what it draws (about one run in ten showed no count): draw it once it is up.
+        self.call_after_refresh(self._title.mutate_reactive, type(self._title).label)
+
     def refresh_text(self) -> None:
         text = "".join(self._parts)
         self._parts = [text]
