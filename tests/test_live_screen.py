@@ -55,3 +55,19 @@ def test_a_cost_too_small_for_the_screen_does_not_read_as_free() -> None:
     from tui.ui.text import dollars
 
     assert dollars(0.00002) == "<$0.0001" and dollars(0.0042) == "$0.0042" and dollars(0) == "$0.0000"
+
+
+async def test_at_80_columns_the_phase_comes_before_the_sessions_totals(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    """At 80x24 the totals beside the phase (once the context window was known to be
+    unknown) cut it to "waiting for th…": what is happening now is shown whole first."""
+    fake_llm.script("alpha", Reply(text="at last", delay=1.5))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: bool(app.query("#status")))
+        status = app.query_one("#status")
+        status.set_totals("session $0 · 0 tok · context ~7 tok (window unknown)")  # type: ignore[attr-defined]
+        await type_and_send(pilot, "take your time")
+        await wait_for(pilot, lambda: "● alpha · waiting for the first token · " in screen_text(app))
+        line = next(x for x in screen_text(app).splitlines() if "waiting for the first token" in x)
+        assert "session $0" in line  # the totals keep what room is left
+        await wait_for(pilot, lambda: "at last" in screen_text(app))

@@ -227,7 +227,7 @@ output_price = 8.0
     terminal.run("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24", command)
     terminal.wait_for("/help")
     terminal.type("take your time", "Enter")
-    terminal.wait_for("alpha · waiting for the first token")  # the screen moves while nothing arrives
+    terminal.wait_for("● alpha · waiting for the first token")  # the model named while nothing arrives
     screen = terminal.wait_for("at last")
     assert wide in screen  # one line of 70 columns
     screen = terminal.wait_for("1,000 in · 500 out")

@@ -72,8 +72,14 @@ class StatusLine(Static):
             if self.streaming_since and now > self.streaming_since:
                 parts.append(f"{self.chars / 4 / (now - self.streaming_since):.0f} tok/s")
             left = ("↓ new output below (ctrl+end) · " if self.below else "● ") + " · ".join(p for p in parts if p)
-        width = max(0, self.size.width - len(self.totals) - 1)
+        width = self.size.width
+        if left:  # what is happening comes first; the session's totals get what is left
+            left = one_line(left, max(width, 1))
+            room = width - len(left) - 1
+            totals = one_line(self.totals, room) if room >= 12 else ""
+            line = left + " " * max(1, width - len(left) - len(totals)) + totals if totals else left
+        else:
+            line = self.totals.rjust(width)
         # One line of fixed height: no layout, or each redraw would re-arrange the whole
         # screen (a long chat's every block) twice a second while an answer streams.
-        self.update(Content(one_line(left, max(width, 1)).ljust(width) + " " + self.totals if left else
-                            self.totals.rjust(self.size.width)), layout=False)
+        self.update(Content(line), layout=False)
