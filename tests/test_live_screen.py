@@ -71,3 +71,35 @@ async def test_at_80_columns_the_phase_comes_before_the_sessions_totals(fake_llm
         line = next(x for x in screen_text(app).splitlines() if "waiting for the first token" in x)
         assert "session $0" in line  # the totals keep what room is left
         await wait_for(pilot, lambda: "at last" in screen_text(app))
+
+
+async def test_compact_typed_in_the_app_shrinks_the_meter_and_the_next_request(
+        fake_llm: FakeLLM, tmp_path: Path) -> None:
+    """/compact as a person types it: the context meter goes down, the timeline records
+    the summary with its cost, and the next request carries fewer messages."""
+    import re
+
+    fake_llm.script("alpha", *[Reply(text=f"answer {i} " + "words " * 60) for i in range(4)], Reply(text="after"))
+    fake_llm.script("gamma", Reply(text="they talked about four things", usage=(400, 20)))
+    app = make_app(fake_llm, tmp_path)
+    app.profile.models["alpha"].context_window = 2000
+    app.profile.models["gamma"].input_price = 0.1
+    app.profile.models["gamma"].output_price = 0.2  # the cheapest priced model writes the summary
+
+    def used() -> int:
+        line = next(x for x in screen_text(app).splitlines() if "context " in x)
+        return int(re.search(r"context (\d+)%", line).group(1))  # type: ignore[union-attr]
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        for i in range(4):
+            await type_and_send(pilot, f"question {i}")
+            await idle(pilot, app)
+        before = used()
+        await type_and_send(pilot, "/compact")
+        await wait_for(pilot, lambda: "compact" in screen_text(app) and used() < before)
+        await type_and_send(pilot, "and now")
+        await wait_for(pilot, lambda: "after" in screen_text(app))
+        await idle(pilot, app)
+    last = fake_llm.requests_for("alpha")[-1].body["messages"]
+    assert len(last) == 1 + 4 + 1  # the summary, the last two turns, the new question (not 9)
+    assert "question 0" not in str(last)
