@@ -103,3 +103,18 @@ def test_a_consult_and_a_vote_name_their_models_on_the_timeline() -> None:
     consult = describe(ConsultEvent("alpha", "beta", "is 7 prime?", "yes", {"output_tokens": 3}).to_record()).plain
     vote = describe(VoteEvent("pick", "beta", ("alpha",)).to_record()).plain
     assert "alpha asked beta" in consult and "beta over alpha" in vote
+
+
+def test_timeline_figures_are_never_cut() -> None:
+    """A line gives its figures room first (the names are cut), and the footer's totals fit
+    the panel's border: both were cut at 120 and 160 columns ("$0.00…", "0.…")."""
+    from tui.core.events import TurnEvent
+    from tui.ui.timeline import LINE_WIDTH, describe, totals
+
+    turn = TurnEvent("a-model-with-a-long-name", "text", {"input_tokens": 123456, "output_tokens": 7890}, 0.1234,
+                     12.5, "stop", purpose="summary").to_record()
+    line = describe(turn).plain
+    assert len(line) <= LINE_WIDTH and "131k tok" in line and "$0.1234" in line and "12.5s" in line
+    unknown = TurnEvent("b", "x", {"input_tokens": 5, "output_tokens": 5}, None, 0.25, "stop").to_record()
+    footer = totals([turn, unknown, turn])
+    assert len(footer) <= 38 and footer.endswith("25.2s") and "$0.2468+?" in footer

@@ -18,7 +18,8 @@ def _tokens(record: dict[str, Any]) -> str:
     usage = record.get("usage") or {}
     if not usage:
         return ""
-    return f"{usage.get('input_tokens', 0) + usage.get('output_tokens', 0)} tok"
+    n = usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+    return f"{n / 1000:.0f}k tok" if n >= 10_000 else f"{n} tok"  # the details show every figure
 
 
 def _cost(record: dict[str, Any]) -> str:
@@ -65,7 +66,7 @@ def _models(record: dict[str, Any]) -> str:
     return model
 
 
-LINE_WIDTH = 40  # what the side panel gives a timeline line
+LINE_WIDTH = 36  # what the side panel gives a timeline line (inside its border, padding and scrollbar)
 
 
 def describe(record: dict[str, Any]) -> Content:
@@ -76,12 +77,12 @@ def describe(record: dict[str, Any]) -> Content:
         kind += "*"
     if record.get("error") and kind == "tool_call":
         kind += "!"
-    figures = "  ".join(part for part in (_tokens(record), _cost(record), _latency(record)) if part)
-    room = max(12, LINE_WIDTH - 10 - (len(figures) + 2 if figures else 0))
+    figures = " ".join(part for part in (_tokens(record), _cost(record), _latency(record)) if part)
+    room = max(3, LINE_WIDTH - 10 - (len(figures) + 1 if figures else 0))  # names give way: figures stay whole
     return Content.assemble(
         (f"{kind:<9} ", "bold"),
         one_line(_models(record), room),
-        ("  " + figures if figures else "", "dim"),
+        (" " + figures if figures else "", "dim"),
     )
 
 
@@ -92,9 +93,11 @@ def totals(records: Sequence[dict[str, Any]]) -> str:
     tokens = sum(int(u.get("input_tokens", 0)) + int(u.get("output_tokens", 0)) for u in usages)
     costs = [r["cost_usd"] for r in turns if isinstance(r.get("cost_usd"), (int, float))]
     unknown = any(r.get("cost_usd") is None and r.get("usage") for r in turns)
-    money = dollars(sum(costs)) + (" + unknown" if unknown else "") if costs else ("cost unknown" if unknown else "$0")
+    money = dollars(sum(costs)) + ("+?" if unknown else "") if costs else ("$?" if unknown else "$0")
     seconds = sum(float(r.get("latency_s") or 0) for r in turns)
-    return f"{len(turns)} turns · {tokens:,} tok · {money} · {seconds:.1f}s"
+    # The panel's lower border holds about 38 characters; "?" is a cost not known, never $0.
+    count = f"{tokens / 1000:.0f}k" if tokens >= 10_000 else f"{tokens:,}"
+    return f"{len(turns)} turns · {count} tok · {money} · {seconds:.1f}s"
 
 
 class Timeline(OptionList):
