@@ -103,3 +103,14 @@ async def test_compact_typed_in_the_app_shrinks_the_meter_and_the_next_request(
     last = fake_llm.requests_for("alpha")[-1].body["messages"]
     assert len(last) == 1 + 4 + 1  # the summary, the last two turns, the new question (not 9)
     assert "question 0" not in str(last)
+
+
+async def test_a_retry_is_one_line_in_the_chat(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    """A retry used to show only on the status line and the timeline: the chat says it."""
+    fake_llm.script("alpha", Reply(status=503, error="overloaded, try again"), Reply(text="second time lucky"))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_and_send(pilot, "hello")
+        await wait_for(pilot, lambda: "second time lucky" in screen_text(app), timeout=20)
+        text = screen_text(app)
+        assert text.count("↻ retry 1 of alpha") == 1 and "overloaded" in text

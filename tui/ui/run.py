@@ -211,6 +211,9 @@ class RunPresenter:
                                      "handoff")
         elif isinstance(event, FallbackEvent):
             await self.chat.add_line(f"↯ fallback {event.from_model} → {event.to_model}: {event.error}", "error")
+        elif isinstance(event, RetryEvent):
+            await self.chat.add_line(f"↻ retry {event.attempt} of {event.model} in {event.delay_s:.1f}s: {event.error}",
+                                     "error")
         elif isinstance(event, (ParallelEvent, ConsensusEvent)):
             (await self._round()).show_outcome(round_outcome(event.to_record()))
             self.on_state(event)
