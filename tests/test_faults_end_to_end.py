@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from hostile_server import HELLO, HostileServer
+from test_app import type_and_send
 from test_app_helpers import screen_text, wait_for
 
 from tui.core.engine import Engine, drain
@@ -119,11 +120,7 @@ async def test_the_app_shows_one_line_for_a_stalled_stream_and_keeps_the_partial
     profile = engine(server, good="stall").profile
     app = BatonApp(profile, env={"H_KEY": KEY}, session_path=tmp_path / "s.toml")
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: bool(app.query("#composer")))
-        composer = app.query_one("#composer")
-        composer.focus()
-        composer.insert("hi")
-        await pilot.press("enter")
+        await type_and_send(pilot, "hi")
         await wait_for(pilot, lambda: "✗" in screen_text(app), timeout=20)
         text = screen_text(app)
         assert "stalled" in text and HELLO.strip() in text
@@ -138,11 +135,7 @@ async def test_escape_ends_a_wait_for_a_server_that_never_answers(server, tmp_pa
     profile.limits = Limits(first_token_timeout_s=60, turn_timeout_s=600)  # only Escape can end it
     app = BatonApp(profile, env={"H_KEY": KEY}, session_path=tmp_path / "s.toml")
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: bool(app.query("#composer")))
-        composer = app.query_one("#composer")
-        composer.focus()
-        composer.insert("hi")
-        await pilot.press("enter")
+        await type_and_send(pilot, "hi")
         await wait_for(pilot, lambda: bool(app.query(AnswerView)))  # the request is out, no answer comes
         await pilot.press("escape")
         await wait_for(pilot, lambda: "cancelled" in screen_text(app), timeout=3)
@@ -161,12 +154,8 @@ async def test_the_app_falls_back_from_every_fault_in_one_line_keeping_the_parti
     profile.fallbacks = {"bad": ["good"]}
     app = BatonApp(profile, env={"H_KEY": KEY}, session_path=tmp_path / "s.toml")
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: bool(app.query("#composer")))
-        composer = app.query_one("#composer")
-        composer.focus()
-        composer.insert("hi")
         started = time.monotonic()
-        await pilot.press("enter")
+        await type_and_send(pilot, "hi")
         await wait_for(pilot, lambda: "Hello world" in screen_text(app), timeout=20)
         took = time.monotonic() - started
         text = screen_text(app)

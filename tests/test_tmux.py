@@ -57,22 +57,26 @@ def terminal(tmp_path):
     term.run("kill-server")
 
 
-def test_baton_in_a_real_terminal(fake_llm, terminal, tmp_path):
-    profile = tmp_path / "p.toml"
-    profile.write_text(f"""
-name = "tmux"
+def profile_file(tmp_path: Path, fake_llm, name: str, models: str, providers: str = "") -> Path:
+    """A profile on the loopback server: provider `fake` (OpenAI format) plus `providers`,
+    and the given `[models.*]` tables."""
+    path = tmp_path / "p.toml"
+    path.write_text(f"""
+name = "{name}"
 default_model = "alpha"
 [providers.fake]
 kind = "openai"
 base_url = "{fake_llm.openai_base}"
-[providers.fakea]
-kind = "anthropic"
-base_url = "{fake_llm.anthropic_base}"
-[models.alpha]
-model = "fake/alpha"
-[models.beta]
-model = "fakea/beta"
+{providers}
+{models}
 """)
+    return path
+
+
+def test_baton_in_a_real_terminal(fake_llm, terminal, tmp_path):
+    profile = profile_file(tmp_path, fake_llm, "tmux",
+                           '[models.alpha]\nmodel = "fake/alpha"\n[models.beta]\nmodel = "fakea/beta"',
+                           f'[providers.fakea]\nkind = "anthropic"\nbase_url = "{fake_llm.anthropic_base}"')
     fake_llm.script("alpha", Reply(text="Alpha says [bold]hi[/bold] \x1b[31mplainly\x1b[0m.", chunk_delay=0.01))
     session = tmp_path / "s.toml"
     command = (
@@ -111,20 +115,8 @@ def test_steering_a_conversation_in_a_real_terminal_at_80x24(fake_llm, terminal,
     import json
     import os
 
-    profile = tmp_path / "p.toml"
-    profile.write_text(f"""
-name = "steer"
-default_model = "alpha"
-[providers.fake]
-kind = "openai"
-base_url = "{fake_llm.openai_base}"
-[models.alpha]
-model = "fake/alpha"
-[models.beta]
-model = "fake/beta"
-[models.gamma]
-model = "fake/gamma"
-""")
+    profile = profile_file(tmp_path, fake_llm, "steer",
+                           "\n".join(f'[models.{m}]\nmodel = "fake/{m}"' for m in ("alpha", "beta", "gamma")))
     env = {**os.environ, "BATON_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path)}
     prefix = f"cd {tmp_path} && BATON_DATA_DIR={tmp_path / 'data'} HOME={tmp_path} {sys.executable} -m tui"
 
@@ -207,18 +199,8 @@ def test_a_live_screen_in_a_real_terminal_at_80x24(fake_llm, terminal, tmp_path)
     """Issue 12 as a person sees it at 80x24: a slow first token names the model and the
     time goes by; the answer gets its figures; the chat is at least 70 columns wide; a
     message sent while an answer streams waits and is answered after it."""
-    profile = tmp_path / "p.toml"
-    profile.write_text(f"""
-name = "live"
-default_model = "alpha"
-[providers.fake]
-kind = "openai"
-base_url = "{fake_llm.openai_base}"
-[models.alpha]
-model = "fake/alpha"
-input_price = 2.0
-output_price = 8.0
-""")
+    profile = profile_file(tmp_path, fake_llm, "live",
+                           '[models.alpha]\nmodel = "fake/alpha"\ninput_price = 2.0\noutput_price = 8.0')
     wide = "w" * 70
     fake_llm.script("alpha", Reply(text=f"{wide}\n\nat last", delay=2.0, usage=(1000, 500)),
                     Reply(text="streaming " * 150, chunk_delay=0.02), Reply(text="the queued one answered"))
