@@ -51,16 +51,30 @@ FRAME_S = 1 / 60
 def coalesce(batch: list[Event]) -> list[Event]:
     """Merge runs of text deltas for the same lane and model into one delta."""
     merged: list[Event] = []
+    texts: list[str] = []  # the run of deltas being merged (joined once: a batch can hold thousands)
+
+    def close() -> None:
+        if len(texts) > 1:
+            last = merged[-1]
+            assert isinstance(last, TextDelta)
+            merged[-1] = TextDelta(last.model, "".join(texts), last.lane)
+        texts.clear()
+
     for event in batch:
         last = merged[-1] if merged else None
         if (
             isinstance(event, TextDelta)
             and isinstance(last, TextDelta)
+            and texts
             and (last.lane, last.model) == (event.lane, event.model)
         ):
-            merged[-1] = TextDelta(event.model, last.text + event.text, event.lane)
-        else:
-            merged.append(event)
+            texts.append(event.text)
+            continue
+        close()
+        merged.append(event)
+        if isinstance(event, TextDelta):
+            texts.append(event.text)
+    close()
     return merged
 
 
