@@ -34,6 +34,7 @@ class Run:
         self._usage = Usage()
         self._cost: float | None = None
         self.done = False
+        self.yield_to: Callable[[], float] = lambda: 0.0  # seconds to step aside at a slice's end (keys)
         self.result: RunFinished | RunFailed | RunCancelled | None = None
 
     # ---------------------------------------------------------------- reading
@@ -98,7 +99,7 @@ class Run:
                 if clock() > slice_end:
                     # A fast stream's socket is never empty, so reading it never waits:
                     # give the loop (keys, the screen) a turn every few milliseconds.
-                    await asyncio.sleep(0)
+                    await asyncio.sleep(self.yield_to())
                     slice_end = clock() + SLICE_S
         except asyncio.CancelledError:
             self._cancelled()

@@ -40,12 +40,15 @@ from tui.core.events import (
 from tui.core.preview import PreviewConversation
 from tui.core.profile import Profile
 
+from . import pace
 from .chat import ChatPane
 from .notices import SETUP_NOTICE, WELCOME, last_code_block, provider_problem
 from .select import ALT_DIGITS, alternative_place, pending_compare, round_key_applies
 from .text import COMPOSER_HINT, dollars
 
 if TYPE_CHECKING:
+
+    from textual.driver import Driver
 
     from tui.core.autosave import AutoSave
     from tui.core.commands import Command
@@ -264,13 +267,19 @@ class BatonApp(App[None]):
         """Keys typed before the composer exists are kept for it, not lost. Before the
         terminal is in raw mode the tty turns Enter into a line feed (ctrl+j): both send.
         They are taken here, as they come in, not where they bubble back unhandled: a key
-        handed to the chat just before the composer took the focus came back too late."""
+        handed to the chat just before the composer took the focus came back too late.
+        Every key also holds streamed text back for a moment (`pace`), so it shows at once."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            pace.key_handled()
         if (isinstance(event, events.Key) and not event.is_forwarded and self._early_keys is not None
                 and not self.screen.is_modal  # the palette typed ahead takes its own keys
                 and (event.is_printable or event.key in ("enter", "ctrl+j"))):
             self._early_keys.append(event.character if event.is_printable and event.character else "\n")
             return
         await super().on_event(event)
+
+    def get_driver_class(self) -> type[Driver]:
+        return pace.keys_first(super().get_driver_class())
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)
@@ -561,6 +570,7 @@ class BatonApp(App[None]):
         from .run import RunPresenter
 
         self._run = run
+        run.yield_to = pace.key_pending  # a key typed meanwhile goes first
         from .status import StatusLine
 
         presenter = RunPresenter(

@@ -38,6 +38,7 @@ from tui.core.events import (
 )
 from tui.core.run import Run
 
+from . import pace
 from .chat import AnswerView, ChatPane, RoundView, round_outcome
 from .reasoning import ReasoningView
 from .status import StatusLine
@@ -111,7 +112,7 @@ class RunPresenter:
                     await self.show(event)
                 # A turn for keys and the screen between batches: whatever arrives
                 # meanwhile is one batch next time, so a fast stream costs one write a frame.
-                await asyncio.sleep(FRAME_S)
+                await asyncio.sleep(FRAME_S + pace.key_pending())
         finally:
             for view in self.views.values():
                 await view.finish()

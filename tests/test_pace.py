@@ -1,0 +1,110 @@
+"""Keys before streamed text: how streamed work steps aside for a key (`tui.ui.pace`),
+and the run's producer giving the loop those turns."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+
+import pytest
+
+from tui.core.conversation import Conversation
+from tui.core.events import Event, RunFinished, TextDelta
+from tui.core.run import SLICE_S, Run
+from tui.ui import pace
+
+
+@pytest.fixture(autouse=True)
+def no_keys(monkeypatch) -> None:
+    monkeypatch.setattr(pace, "_read", float("-inf"))
+    monkeypatch.setattr(pace, "_handled", float("-inf"))
+
+
+def test_with_no_key_streamed_text_is_drawn_at_once() -> None:
+    assert pace.hold_for(time.perf_counter()) == 0
+    assert pace.key_pending() == 0
+
+
+def test_a_key_on_its_way_holds_the_text_until_its_frame_is_past() -> None:
+    since = time.perf_counter()
+    pace.key_read()
+    assert 0 < pace.hold_for(since) <= pace.QUIET_S
+    assert pace.key_pending() > 0
+    pace.key_handled()  # the app took it: its frame comes first, then the text
+    assert 0 < pace.hold_for(since) <= pace.QUIET_S
+    time.sleep(pace.QUIET_S + 0.01)
+    assert pace.hold_for(since) == 0
+    assert pace.key_pending() == 0
+
+
+def test_someone_typing_on_and_on_still_sees_the_text_move() -> None:
+    since = time.perf_counter() - pace.MAX_WAIT_S  # the text has waited as long as it may
+    pace.key_read()
+    assert pace.hold_for(since) == 0
+
+
+def test_a_key_lost_on_its_way_holds_nothing_for_long() -> None:
+    pace.key_read()
+    pace._read -= pace.MAX_WAIT_S  # read long ago, never handled (a key the driver dropped)
+    assert pace.hold_for(time.perf_counter()) == 0
+    assert pace.key_pending() == 0
+
+
+def test_the_driver_notes_each_key_as_it_reads_it() -> None:
+    from textual import events
+    from textual.driver import Driver
+
+    handed: list[object] = []
+
+    class Plain(Driver):
+        def process_message(self, message) -> None:  # type: ignore[override]
+            handed.append(message)
+
+        def start_application_mode(self) -> None: ...
+        def disable_input(self) -> None: ...
+        def stop_application_mode(self) -> None: ...
+        def write(self, data: str) -> None: ...
+
+    keyed = pace.keys_first(Plain)
+    assert pace.keys_first(Plain) is keyed and issubclass(keyed, Plain)
+    driver = keyed.__new__(keyed)
+    key = events.Key("a", "a")
+    driver.process_message(key)
+    assert handed == [key]
+    assert pace.key_pending() > 0
+    driver.process_message(events.Resize.from_dimensions((80, 24), None))
+    assert len(handed) == 2
+
+
+async def test_a_busy_run_steps_aside_as_long_as_it_is_asked_at_each_slice() -> None:
+    async def busy() -> AsyncGenerator[Event, None]:
+        for _ in range(40):
+            end = time.perf_counter() + SLICE_S  # a socket that is never empty: no await waits
+            while time.perf_counter() < end:
+                pass
+            yield TextDelta("a", "word ")
+        yield RunFinished("", "a")
+
+    run = Run(busy(), Conversation(), lambda event: None)
+    asked: list[float] = []
+
+    def step_aside() -> float:
+        asked.append(time.perf_counter())
+        return 0.01
+
+    run.yield_to = step_aside
+    ticks = 0
+
+    async def other_work() -> None:  # the loop's other callbacks (keys, frames)
+        nonlocal ticks
+        while not run.done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    started = time.perf_counter()
+    await asyncio.gather(run.wait(), other_work())
+    took = time.perf_counter() - started
+    assert len(asked) >= 30  # asked at (nearly) every slice
+    assert took >= 40 * SLICE_S + len(asked) * 0.01 * 0.9  # and it did step aside that long
+    assert ticks > len(asked)  # the loop ran other work meanwhile
