@@ -7,7 +7,7 @@ from pathlib import Path
 from fakellm import FakeLLM, Reply
 from test_app_helpers import fake_profile, idle, screen_text, wait_for
 
-from tui.ui.answer import CAP, Block, Fold
+from tui.ui.answer import CAP, Fold, Settled
 from tui.ui.app import BatonApp
 from tui.ui.blocks import BlockSplitter
 from tui.ui.chat import AnswerView
@@ -61,7 +61,7 @@ async def test_a_streamed_answer_settles_into_blocks_that_hold_the_whole_text(
         await ask(app, pilot, "long please")
         view = app.query(AnswerView).last()
         assert view.text == text
-        assert len(view.query(Block)) > 3  # settled blocks, rendered once
+        assert len(view.query_one(Settled).pieces) > 3  # settled blocks, rendered once
         assert view.blocks_text() == text
         assert view.folded == 0 and not view.query_one(Fold).display
         assert "The last line." in screen_text(app)

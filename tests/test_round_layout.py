@@ -1,6 +1,7 @@
-"""A round's columns while they stream: each settled block of an answer is wrapped once
-per width, not again on every frame (three columns come out 19 and 20 cells wide by
-turns at this size, and Textual keeps one height per widget)."""
+"""A round's columns while they stream: each settled piece of an answer is wrapped once
+per width, not again on every frame (left to `1fr`, three columns come out 19 and 20
+cells wide by turns, and a widget per piece was measured again on most frames), and
+only the pieces on screen are drawn."""
 
 from __future__ import annotations
 
@@ -10,31 +11,73 @@ from pathlib import Path
 from fakellm import FakeLLM, Reply
 from test_app import SIZE, make_app, type_and_send
 from test_app_helpers import idle
-from textual.widget import Widget
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.visual import RichVisual, Visual
 
-from tui.ui.answer import Block
+from tui.ui.answer import AnswerView, Settled
+from tui.ui.views import Lanes
 
 
 def paragraphs(name: str, count: int) -> str:
     return "".join(f"{name} paragraph {i}: " + "some words to wrap " * 12 + "\n\n" for i in range(count))
 
 
-async def test_the_blocks_of_a_rounds_columns_are_measured_once_per_width(
+async def test_the_pieces_of_a_rounds_columns_are_measured_once_per_width(
         fake_llm: FakeLLM, tmp_path: Path, monkeypatch) -> None:
-    measured: Counter[tuple[int, int]] = Counter()
-    real = Widget.get_content_height
+    measured: Counter[tuple[int, str, int]] = Counter()
+    real = RichVisual.get_height
 
-    def counting(self: Widget, container, viewport, width: int) -> int:
-        if isinstance(self, Block) and self._content_height_cache[0] != width:
-            measured[(id(self), width)] += 1  # Textual wraps the Markdown again
-        return real(self, container, viewport, width)
+    def counting(self: RichVisual, rules, width: int) -> int:
+        if isinstance(self._widget, Settled):
+            measured[(id(self._widget), self._renderable.markup, width)] += 1  # type: ignore[attr-defined]
+        return real(self, rules, width)
 
-    monkeypatch.setattr(Widget, "get_content_height", counting)
+    monkeypatch.setattr(RichVisual, "get_height", counting)
     for name in ("alpha", "beta", "gamma"):
         fake_llm.script(name, Reply(text=paragraphs(name, 100), chunk_size=300, chunk_delay=0.01))
     app = make_app(fake_llm, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "/parallel alpha beta gamma go")
         await idle(pilot, app)
-    assert len({block for block, _ in measured}) >= 10  # the columns did settle many blocks
+        lanes = app.query_one(Lanes)
+        widths = [view.outer_size.width for view in lanes.query_children(AnswerView)]
+        texts = [view.blocks_text() for view in lanes.query_children(AnswerView)]
+        row = lanes.size.width
+    assert len(measured) >= 20  # the columns did settle many pieces
     assert max(measured.values()) == 1, measured.most_common(3)
+    assert max(widths) - min(widths) <= 1 and sum(widths) + len(widths) == row
+    assert texts == [paragraphs(name, 100) for name in ("alpha", "beta", "gamma")]
+
+
+async def test_only_the_pieces_on_screen_are_drawn(monkeypatch) -> None:
+    text = paragraphs("stored", 400)
+    drawn: list[str] = []
+    real = Visual.to_strips
+
+    def counting(widget, visual, *args, **kwargs):
+        if isinstance(widget, Settled):
+            drawn.append(visual._renderable.markup)
+        return real(widget, visual, *args, **kwargs)
+
+    monkeypatch.setattr(Visual, "to_strips", staticmethod(counting))
+
+    class One(App):
+        CSS = "AnswerView { height: auto; }"
+
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                yield AnswerView("alpha", text, settled=True)
+
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        settled = app.query_one(Settled)
+        assert len(settled.pieces) > 40
+        assert settled.raw + app.query_one(AnswerView).blocks_text()[len(settled.raw):] == text
+        assert 0 < len(drawn) <= 10, len(drawn)  # a screenful, of more than forty
+        app.query_one(VerticalScroll).scroll_end(animate=False)
+        await pilot.pause()
+        await pilot.pause()
+        assert "paragraph 38" in drawn[-1]  # the last piece, at the end (the tail is not a piece)
+        assert len(drawn) <= 20

@@ -2,33 +2,46 @@
 
 Streaming keeps up with the fastest providers by doing little per chunk: `write` only
 appends to a buffer; at most once per frame (`FLUSH_S`) the buffer is handed to a
-`BlockSplitter`, the blocks that settled are mounted once as Rich Markdown and never
-touched again, and only the short live tail is re-rendered. Past `CAP` characters the
+`BlockSplitter`, the blocks that settled are rendered once into lines that are kept
+(`Settled`), and only the short live tail is re-rendered. Past `CAP` characters the
 rest of the answer is folded: kept in the message, shown a cap at a time on request.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import asyncio
+import time
+from bisect import bisect_right
+from typing import TYPE_CHECKING, ClassVar, cast
+from weakref import WeakKeyDictionary
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
+from textual.strip import Strip
 from textual.timer import Timer
+from textual.visual import RichVisual, Visual
+from textual.widget import Widget
 from textual.widgets import Static
 
+from . import pace
 from .blocks import BlockSplitter, Piece
 from .text import visible
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown as RichMarkdown
     from textual import events
+    from textual.app import App
+    from textual.css.styles import RulesMap
 
 PURPOSE_LABELS = {"synthesis": "synthesis", "judge": "judge", "stage": "stage", "check": "check", "consult": "consult",
                   "summary": "summary"}
 FLUSH_S = 1 / 30  # streamed text reaches the screen at most this often
+BUDGET_S = 0.016  # the longest a flush works on the text that came (the rest waits a frame)
+REST = 0.5  # after a flush and its frame, the screen rests this share of what they took (keys go then)
+STEP = 2_000  # characters handed to the splitter at a time within that budget
 CAP = 200_000  # characters shown before the rest is folded
 SMALL = 4_000  # a stored answer up to this size is one widget
 
@@ -40,28 +53,92 @@ def _markdown(source: str) -> RichMarkdown:
     return RichMarkdown(visible(source))
 
 
-class Block(Static):
-    """A settled piece of an answer: rendered once, and measured once per width.
+class _AtWidth:
+    """A `Settled` at one width: each piece's first line, and the lines of the pieces drawn lately."""
 
-    Textual keeps one height per widget, for the last width asked. A round's columns are
-    laid out a cell wider and narrower by turns (the row shared out in three), so every
-    block of every column was wrapped again on most frames while the round streamed."""
+    KEEP = 24  # pieces whose lines are kept (a screenful, and some)
 
-    def __init__(self, piece: Piece, gap: bool) -> None:
-        super().__init__(_markdown(piece.source), classes="body -gap" if gap else "body")
-        self.raw = piece.raw
-        self._heights: dict[int, int] = {}
+    def __init__(self) -> None:
+        self.starts: list[int] = []  # where each piece's lines start (after its gap line, if any)
+        self.height = 0
+        self.drawn: dict[int, list[Strip]] = {}
+
+
+class Settled(Widget):
+    """The settled pieces of an answer, as one widget.
+
+    Each piece is measured once per width, and only the pieces on screen are drawn (their
+    lines kept for the next frames). Adding a piece measures that piece alone, so the
+    work per frame does not grow with the answer: as one widget per piece (Textual's
+    way), every frame arranged and measured every piece of every streaming column
+    again, 60-180 ms a frame for three 20,000-word columns."""
+
+    DEFAULT_CSS = "Settled { height: auto; }"
+    WIDTHS = 3  # widths kept at once (a round's columns are laid out a cell apart by turns)
+
+    def __init__(self) -> None:
+        super().__init__(classes="body settled")
+        self.pieces: list[Piece] = []
+        self._gaps: list[bool] = []  # a blank line before the piece (a new Markdown block)
+        self._widths: dict[int, _AtWidth] = {}
+        self._asked: dict[int, float] = {}  # width -> when the layout last asked for it
+
+    @property
+    def raw(self) -> str:
+        return "".join(piece.raw for piece in self.pieces)
+
+    def add(self, pieces: list[Piece]) -> None:
+        """Add settled pieces, measured now at the widths laid out so far (so the next
+        layout finds them measured, and a flush knows what its work cost)."""
+        for piece in pieces:
+            self._gaps.append(bool(self.pieces) and not piece.joined)
+            self.pieces.append(piece)
+        if pieces:
+            lately = time.perf_counter() - 1.0
+            for width, asked in list(self._asked.items()):  # the widths the layout asked for lately
+                if asked > lately:  # (a column's can be two, a cell apart)
+                    self._at(width)
+                else:
+                    del self._asked[width]
+            self.refresh(layout=True)
+
+    def _at(self, width: int) -> _AtWidth:
+        """The layout at `width`, measuring the pieces added since it was last asked for."""
+        at = self._widths.get(width)
+        if at is None:
+            if len(self._widths) >= self.WIDTHS:
+                self._widths.clear()
+            at = self._widths[width] = _AtWidth()
+        for index in range(len(at.starts), len(self.pieces)):
+            at.height += self._gaps[index]
+            at.starts.append(at.height)
+            visual = RichVisual(self, _markdown(self.pieces[index].source))
+            at.height += visual.get_height(cast("RulesMap", self.styles), width)
+        return at
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        height = self._heights.get(width)
-        if height is None:
-            if len(self._heights) > 8:  # a terminal resized again and again
-                self._heights.clear()
-            height = self._heights[width] = super().get_content_height(container, viewport, width)
-        return height
+        if width <= 0:
+            return 0
+        self._asked[width] = time.perf_counter()
+        return self._at(width).height
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        at = self._at(width)
+        index = bisect_right(at.starts, y) - 1
+        if index >= 0:
+            lines = at.drawn.get(index)
+            if lines is None:
+                if len(at.drawn) >= _AtWidth.KEEP:
+                    del at.drawn[next(iter(at.drawn))]
+                visual = RichVisual(self, _markdown(self.pieces[index].source))
+                lines = at.drawn[index] = Visual.to_strips(self, visual, width, None, self.visual_style)
+            if y - at.starts[index] < len(lines):
+                return lines[y - at.starts[index]]
+        return Strip.blank(width, self.visual_style.rich_style)
 
     def notify_style_update(self) -> None:
-        self._heights.clear()
+        self._widths.clear()  # a theme's colours are in the lines drawn
         super().notify_style_update()
 
 
@@ -78,6 +155,71 @@ class Fold(Static, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         event.stop()
         self.action_open()
+
+
+class _Clock:
+    """One flush a frame for every answer streaming on the screen (a round's columns
+    are drawn in the same frame, not each in its own), within a time budget shared
+    out among them, and held back while a key is on its way (`pace`).
+
+    Frames are paced by what they cost: once a flush has been drawn, the next waits
+    `REST` of what that flush and its frame took (a round's narrow columns can take 50-130
+    ms a frame here), so streamed text holds the event loop at most two thirds of the
+    time and a key finds it free in between."""
+
+    def __init__(self, app: App[object]) -> None:
+        self.app = app
+        self.views: dict[AnswerView, None] = {}  # waiting to be flushed, in order
+        self.timer: Timer | None = None
+        self.since = 0.0  # when the oldest text waiting came
+        self.turn = 0  # which view goes first (each gets its turn to go first)
+        self.drawing = 0.0  # when the flush not drawn yet began (the next waits for it)
+
+    def want(self, view: AnswerView) -> None:
+        self.views[view] = None
+        if self.timer is None and (not self.drawing or time.perf_counter() - self.drawing > pace.MAX_WAIT_S):
+            self.since = time.perf_counter()
+            self._after(FLUSH_S)
+
+    def _after(self, delay: float) -> None:
+        self.timer = self.app.set_timer(delay, self.tick, name="answer-flush")
+
+    def tick(self) -> None:
+        self.timer = None
+        hold = pace.hold_for(self.since)
+        if hold > 0:
+            self._after(hold)
+            return
+        views = list(self.views)
+        self.views.clear()
+        self.turn += 1
+        first = self.turn % len(views) if views else 0
+        share = BUDGET_S / max(1, len(views))
+        started = time.perf_counter()
+        for view in views[first:] + views[:first]:
+            if view.is_attached and not view.flush(time.perf_counter() + share):
+                self.views[view] = None
+        self.drawing = started
+        # The screen's queue, not the app's: a handler of the app's can be waiting for
+        # an answer to finish, and the app's queue with it.
+        self.app.screen.call_after_refresh(self._drawn, started)
+
+    def _drawn(self, started: float) -> None:
+        self.drawing = 0.0
+        if self.views and self.timer is None:
+            took = time.perf_counter() - started
+            self.since = time.perf_counter()
+            self._after(max(FLUSH_S - took, took * REST, 0.001))
+
+
+_clocks: WeakKeyDictionary[App[object], _Clock] = WeakKeyDictionary()
+
+
+def _clock(app: App[object]) -> _Clock:
+    clock = _clocks.get(app)
+    if clock is None:
+        clock = _clocks[app] = _Clock(app)
+    return clock
 
 
 class AnswerView(Vertical):
@@ -101,11 +243,10 @@ class AnswerView(Vertical):
         self.partial = partial
         self._parts: list[str] = [text] if text else []  # all text received, joined lazily
         self._length = len(text)
-        self._pending: list[str] = []  # written, not yet on screen
-        self._timer: Timer | None = None
+        self._unseen: list[str] = []  # received, not yet on screen
         self._splitter = BlockSplitter()
         self._shown = 0  # characters handed to the splitter
-        self._pieces = 0  # settled blocks mounted
+        self._settled: Settled | None = None
         self._cap = CAP
         self._tail: Static | None = None
         self._live = not settled
@@ -116,8 +257,6 @@ class AnswerView(Vertical):
     @property
     def text(self) -> str:
         """The whole answer (joined once, then cached until more arrives)."""
-        if self._pending:
-            return "".join(self._parts + self._pending)
         if len(self._parts) > 1:
             self._parts[:] = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
@@ -133,13 +272,12 @@ class AnswerView(Vertical):
 
     @property
     def folded(self) -> int:
-        """Characters received but folded away (not shown)."""
-        return self._length - self._shown
+        """Characters received but folded away (past the cap, not shown)."""
+        return max(0, self._length - self._cap)
 
     def blocks_text(self) -> str:
         """The text the shown blocks hold, in order (for tests: equals `text` unless folded)."""
-        raws = [b.raw for b in self.query(Block)]
-        return "".join(raws) + self._splitter.tail
+        return (self._settled.raw if self._settled is not None else "") + self._splitter.tail
 
     def copy(self) -> AnswerView:
         """A settled view of the same answer (to mount again after unmounting)."""
@@ -167,8 +305,7 @@ class AnswerView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._label(), classes="label")
-        self._parts.extend(self._pending)
-        self._pending.clear()
+        self._unseen.clear()  # shown here, whole
         text = self.text
         if self.settled and len(text) <= SMALL:
             self._shown = len(text)
@@ -178,22 +315,18 @@ class AnswerView(Vertical):
             return
         shown = text[: self._cap]
         self._shown = len(shown)
-        yield from self._blocks(self._splitter.feed(shown))
+        self._settled = Settled()
+        self._settled.add(self._splitter.feed(shown))
+        yield self._settled
         self._tail = Static(_markdown(self._splitter.tail_source()), classes=self._tail_classes())
         yield self._tail
         fold = Fold(self._fold_text(), classes="fold")
         fold.display = self.folded > 0
         yield fold
 
-    def _blocks(self, pieces: list[Piece]) -> list[Block]:
-        blocks = []
-        for piece in pieces:
-            blocks.append(Block(piece, gap=self._pieces > 0 and not piece.joined))
-            self._pieces += 1
-        return blocks
-
     def _tail_classes(self) -> str:
-        return "body tail" + (" -gap" if self._pieces and not self._splitter.joined else "")
+        settled = self._settled is not None and bool(self._settled.pieces)
+        return "body tail" + (" -gap" if settled and not self._splitter.joined else "")
 
     def _fold_text(self) -> Content:
         return Content.assemble(
@@ -211,33 +344,48 @@ class AnswerView(Vertical):
         """Take a streamed chunk; it reaches the screen with the next flush."""
         if not chunk:
             return
-        self._pending.append(chunk)
+        self._parts.append(chunk)
         self._length += len(chunk)
-        if self._timer is None and self.is_mounted:
-            self._timer = self.set_timer(FLUSH_S, self._flush)
+        if self._tail is not None:  # (before compose, compose shows it)
+            self._unseen.append(chunk)
+            if self.is_attached:
+                _clock(self.app).want(self)
 
-    def _flush(self) -> None:
-        self._timer = None
-        if not self._pending:
-            return
-        new = "".join(self._pending)
-        self._pending.clear()
-        self._parts.append(new)
-        self._show(new)
+    def flush(self, deadline: float | None = None) -> bool:
+        """Show the text that came since the last flush, a `STEP` at a time until
+        `deadline` (a `time.perf_counter()`) passes; the rest waits for the next frame.
+        True when nothing is left waiting."""
+        if not self._unseen:
+            return True
+        new = "".join(self._unseen)
+        self._unseen.clear()
+        done = 0
+        while done < len(new):
+            self._feed(new[done : done + STEP])
+            done += STEP
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+        if done < len(new):
+            self._unseen.append(new[done:])
+        self._redraw()
+        return not self._unseen
 
-    def _show(self, new: str) -> None:
-        """Hand the part of `new` that fits under the cap to the splitter; redraw the tail."""
-        if self._tail is None:  # not composed yet: compose shows the whole text
-            return
+    def _feed(self, new: str) -> None:
+        """Hand the part of `new` that fits under the cap to the splitter."""
         room = self._cap - self._shown
         if room > 0 and new:
             take = new[:room]
             self._shown += len(take)
             pieces = self._splitter.feed(take)
-            if pieces:
-                self.mount_all(self._blocks(pieces), before=self._tail)
-            self._tail.set_classes(self._tail_classes())
-            self._tail.update(_markdown(self._splitter.tail_source()))
+            if pieces and self._settled is not None:
+                self._settled.add(pieces)
+
+    def _redraw(self) -> None:
+        """Draw the live tail again, and say what is folded."""
+        if self._tail is None:
+            return
+        self._tail.set_classes(self._tail_classes())
+        self._tail.update(_markdown(self._splitter.tail_source()))
         fold = self.query(Fold)
         if fold and self.folded > 0:
             fold.first().display = True
@@ -249,15 +397,19 @@ class AnswerView(Vertical):
             return
         text = self.text
         self._cap += CAP
-        self._show(text[self._shown : self._cap])
+        self._feed(text[self._shown : self._cap])
+        self._redraw()
         if self.folded <= 0:
             self.query_one(Fold).display = False
 
     async def finish(self, *, partial: bool = False) -> None:
-        """Stop streaming: show what is left; a partial answer keeps its text and says so."""
-        if self._timer is not None:
-            self._timer.stop()
-        self._flush()
+        """Stop streaming: show what is left (a budget a frame, as while it streamed: a
+        fast stream can end far ahead of the screen); a partial answer keeps its text and
+        says so."""
+        while self._unseen and self.is_attached:  # (not through the clock: a handler of the
+            self.flush(time.perf_counter() + BUDGET_S)  # app's can be waiting on this)
+            await asyncio.sleep(FLUSH_S)
+        self.flush()  # (a view taken off the screen meanwhile: at once)
         self._live = False
         if partial != self.partial:
             self.partial = partial

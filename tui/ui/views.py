@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -61,6 +62,25 @@ def round_outcome(record: dict[str, Any]) -> str:
     return f"{text} · {errors}" if errors else text
 
 
+class Lanes(Horizontal):
+    """A round's columns, each a whole number of cells wide (the row shared out as evenly
+    as it goes). Left to `1fr`, a column is measured at one width and drawn at the next
+    (19 and 20 of 62 cells), so every piece of its answer was wrapped twice."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.share()
+
+    def share(self) -> None:
+        lanes = list(self.query_children(AnswerView))
+        width = self.size.width
+        if not lanes or width <= 0:
+            return
+        room = width - len(lanes)  # each column's right margin
+        each, extra = divmod(max(room, len(lanes)), len(lanes))
+        for index, lane in enumerate(lanes):
+            lane.styles.width = each + (1 if index < extra else 0)
+
+
 class RoundView(Vertical):
     """A parallel or consensus round: one column per model, then the outcome."""
 
@@ -101,7 +121,7 @@ class RoundView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Content("round" if self.kind == "round" else f"{self.kind} round"), classes="round-title")
-        with Horizontal(classes="lanes"):
+        with Lanes(classes="lanes"):
             yield from self.lanes.values()
         if self._judge is not None:
             yield AnswerView(self._judge.model or "judge", self._judge.content, purpose="judge", settled=True)
@@ -111,7 +131,9 @@ class RoundView(Vertical):
         view = self.lanes.get(lane)
         if view is None:
             view = self.lanes[lane] = AnswerView(lane)
-            await self.query_one(".lanes").mount(view)
+            lanes = self.query_one(Lanes)
+            await lanes.mount(view)
+            lanes.share()
         return view
 
     async def add_answer(self, model: str, purpose: str) -> AnswerView:
