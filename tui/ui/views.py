@@ -63,9 +63,11 @@ def round_outcome(record: dict[str, Any]) -> str:
 
 
 class Lanes(Horizontal):
-    """A round's columns, each a whole number of cells wide (the row shared out as evenly
-    as it goes). Left to `1fr`, a column is measured at one width and drawn at the next
-    (19 and 20 of 62 cells), so every piece of its answer was wrapped twice."""
+    """A round's columns, all as wide as each other, in whole cells (what is left of the
+    row, fewer cells than columns, stays empty on the right). Left to `1fr`, a column is
+    measured at one width and drawn at the next (19 and 20 of 62 cells), so every piece
+    of its answer was wrapped twice; and columns a cell apart wrap the same words to
+    heights far apart (a column of 20 cells 15 % taller than one of 21)."""
 
     def on_resize(self, event: events.Resize) -> None:
         self.share()
@@ -76,9 +78,9 @@ class Lanes(Horizontal):
         if not lanes or width <= 0:
             return
         room = width - len(lanes)  # each column's right margin
-        each, extra = divmod(max(room, len(lanes)), len(lanes))
-        for index, lane in enumerate(lanes):
-            lane.styles.width = each + (1 if index < extra else 0)
+        each = max(1, room // len(lanes))
+        for lane in lanes:
+            lane.styles.width = each
 
 
 class RoundView(Vertical):
