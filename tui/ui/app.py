@@ -1070,10 +1070,12 @@ class BatonApp(App[None]):
 
 
 def _warm_up() -> threading.Thread:
-    """After the first frame, in a thread: import httpx and Markdown and read the CA
-    bundle, so Enter does not wait for them on the event loop; then freeze what is alive
-    so far (modules, the app), which the collector would otherwise walk in every full
-    collection: 55-70 ms pauses, four in a 20,000-word answer, each one a late key.
+    """After the first frame, in a thread: import httpx and Markdown, read the CA bundle,
+    and import what httpx imports at its first request (httpcore, h11, anyio: 40-60 ms
+    of the first answer's wait), so Enter does not wait for them on the event loop; then
+    freeze what is alive so far (modules, the app), which the collector would otherwise
+    walk in every full collection: 55-70 ms pauses, four in a 20,000-word answer, each
+    one a late key.
     Only modules the event loop's own imports never hold a lock on mid-way (third-party
     ones, and the small module that wraps httpx), so the two threads cannot deadlock."""
     import gc
@@ -1085,6 +1087,9 @@ def _warm_up() -> threading.Thread:
             from tui.core._httpx import ssl_context
 
             ssl_context().load_trust()
+            import anyio._backends._asyncio  # noqa: F401
+            import h11  # noqa: F401
+            import httpcore  # noqa: F401
         except Exception:  # noqa: S110 - a warm-up that fails leaves the work to first use
             pass
         gc.freeze()
