@@ -26,11 +26,13 @@ import contextlib
 import dataclasses
 import datetime
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
 from .conversation import Conversation
 from .events import RecordError, TimelineEvent
+from .files.tomlfile import has_carriage_return, toml_string
 from .preview import PreviewConversation, StillLoading
 from .profile import Profile
 from .profile_io import (
@@ -204,20 +206,36 @@ class SessionWriter:
         self._kept = kept
 
 
+_LONG = 1024  # strings longer than this are written by `toml_string`
 _NEVER_INLINE = {"x": "x" * 128}  # longer than a line: tomli_w writes its array as tables
 _TAILS: dict[str, str] = {}
 
 
-def _table_of(name: str, item: dict[str, Any]) -> str:
+def _table_of(name: str, item: dict[str, Any], *, quick: bool = True) -> str:
     """`item` as one `[[name]]` table: dumped beside a table that cannot be inline (so the
-    array is tables whatever `item`'s length), which is then cut off."""
-    text = dump_toml({name: [item, _NEVER_INLINE]})
+    array is tables whatever `item`'s length), which is then cut off.
+
+    Its long strings (an answer streaming in, saved again and again) are written by
+    `toml_string`, not tomli_w: the same text, made in a fraction of the time that the
+    autosave's thread held the GIL for (the event loop's keys and frames wait on it)."""
+    long = {key: value for key, value in item.items()
+            if quick and isinstance(value, str) and len(value) > _LONG and "\r" not in value}
+    marks = {key: f"baton-{secrets.token_hex(8)}" for key in long}
+    text = dump_toml({name: [{**item, **marks} if marks else item, _NEVER_INLINE]})
     tail = _TAILS.get(name)
     if tail is None:
         tail = _TAILS[name] = "\n" + dump_toml({name: [_NEVER_INLINE] * 2}).partition("\n\n")[2]
     if not text.startswith(f"[[{name}]]\n") or not text.endswith(tail):
         raise ValueError(f"{name} could not be written as a table")
-    return text[: -len(tail)]
+    text = text[: -len(tail)]
+    if marks:
+        multiline = not has_carriage_return(item)  # as dump_toml decides it for the whole item
+        for key, mark in marks.items():
+            line = f'\n{key} = "{mark}"\n'
+            if text.count(line) != 1:  # not written as expected: tomli_w writes it all
+                return _table_of(name, item, quick=False)
+            text = text.replace(line, f"\n{key} = {toml_string(long[key], multiline=multiline)}\n")
+    return text
 
 
 # --------------------------------------------------------------------- reading

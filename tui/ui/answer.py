@@ -186,6 +186,9 @@ class _Clock:
 
     def tick(self) -> None:
         self.timer = None
+        if not self.app.is_running or not self.app.screen_stack:  # quitting: nothing to draw on
+            self.views.clear()
+            return
         hold = pace.hold_for(self.since)
         if hold > 0:
             self._after(hold)

@@ -306,6 +306,25 @@ def has_carriage_return(obj: Any) -> bool:
     return False
 
 
+_ESCAPED = re.compile('[\x00-\x08\x0a-\x1f\x7f"\\\\]')  # what tomli_w escapes in a "string"
+_ESCAPED_MULTILINE = re.compile('[\x00-\x08\x0b-\x1f\x7f"\\\\]')  # the same but \n, in a """string"""
+_COMPACT = {"\b": "\\b", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _COMPACT.get(char) or f"\\u{ord(char):04x}"
+
+
+def toml_string(text: str, *, multiline: bool) -> str:
+    """`text` as a TOML string, exactly as tomli_w writes it (its `multiline_strings`
+    given as `multiline`), in one regular-expression pass: tomli_w looks at a string a
+    character at a time (15 ms for a 120 KB answer here, 1 ms this way)."""
+    if multiline and "\n" in text:
+        return '"""\n' + _ESCAPED_MULTILINE.sub(_escape, text.replace("\r\n", "\n")) + '"""'
+    return '"' + _ESCAPED.sub(_escape, text) + '"'
+
+
 def dump_toml(data: dict[str, Any]) -> str:
     import tomli_w  # only writers pay for it
 

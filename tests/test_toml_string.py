@@ -1,0 +1,57 @@
+"""Long strings in a saved session are written by `toml_string`, not tomli_w (which looks
+at a string a character at a time, in the autosave's thread, while an answer streams):
+the file must come out byte for byte the same, and read back the same."""
+
+from __future__ import annotations
+
+import tomllib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tomli_w._writer import format_string
+
+import tui.core.session as session
+from tui.core.files.tomlfile import toml_string
+from tui.core.session import _table_of, message_to_dict
+from tui.core.types import Message, ToolCall
+
+# Every character class tomli_w treats apart: controls, DEL, tab, quotes, backslashes,
+# CR and LF (alone and together), and characters beyond ASCII and the BMP.
+texts = st.lists(st.sampled_from(
+    [chr(i) for i in range(0, 33)] + ["\x7f", '"', "\\", "\r\n", "a", "Z", " ", "é", "漢", "\U0001f600", '"""'])
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(texts, st.booleans())
+def test_a_string_is_written_as_tomli_w_writes_it(text: str, multiline: bool) -> None:
+    assert toml_string(text, multiline=multiline) == format_string(text, allow_multiline=multiline)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=4), st.booleans())
+def test_a_message_with_long_text_is_the_same_table_either_way(parts: list[str], crlf: bool) -> None:
+    content = "\n\n".join(part * 40 for part in parts) + "x" * (session._LONG + 1)
+    message = Message(role="assistant", content=content, model="alpha", reasoning=("\r\n" if crlf else "") + "short",
+                      tool_calls=(ToolCall("c1", "search", '{"q": "' + "long " * 300 + '"}'),))
+    item = message_to_dict(message)
+    quick = _table_of("messages", item)
+    assert quick == _table_of("messages", item, quick=False)
+    assert tomllib.loads(quick)["messages"][0]["content"] == content  # (any CR: no multi-line strings)
+
+
+def test_a_long_answer_is_not_handed_to_tomli_w(monkeypatch) -> None:
+    import tomli_w._writer as writer
+
+    seen: list[int] = []
+    real = writer.format_string
+
+    def watching(text: str, *, allow_multiline: bool) -> str:
+        seen.append(len(text))
+        return real(text, allow_multiline=allow_multiline)
+
+    monkeypatch.setattr(writer, "format_string", watching)
+    answer = "word " * 24_000 + "\n\nend\n"
+    text = _table_of("messages", message_to_dict(Message(role="assistant", content=answer, model="alpha")))
+    assert tomllib.loads(text)["messages"][0]["content"] == answer
+    assert seen and max(seen) < 1000  # tomli_w wrote the short values only
