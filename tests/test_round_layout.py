@@ -81,3 +81,31 @@ async def test_only_the_pieces_on_screen_are_drawn(monkeypatch) -> None:
         await pilot.pause()
         assert "paragraph 38" in drawn[-1]  # the last piece, at the end (the tail is not a piece)
         assert len(drawn) <= 20
+
+
+async def test_each_flush_of_a_streaming_answer_costs_one_layout_not_two(
+        fake_llm: FakeLLM, tmp_path: Path, monkeypatch) -> None:
+    from textual.screen import Screen
+
+    counts = {"flushes": 0, "layouts": 0}
+    real_layout, real_flush = Screen._refresh_layout, AnswerView.flush
+
+    def layout(self: Screen, *args, **kwargs) -> None:
+        if counts["flushes"] and self._layout_required:  # (once the answer streams)
+            counts["layouts"] += 1
+        real_layout(self, *args, **kwargs)
+
+    def flush(self: AnswerView, deadline: float | None = None) -> bool:
+        counts["flushes"] += bool(self._unseen)
+        return real_flush(self, deadline)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", layout)
+    monkeypatch.setattr(AnswerView, "flush", flush)
+    fake_llm.script("alpha", Reply(text=paragraphs("alpha", 200), chunk_size=250, chunk_delay=0.01))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "go on")
+        await idle(pilot, app)
+    assert counts["flushes"] >= 10
+    # Textual asked for a second layout after each (the answer, the chat: their sizes).
+    assert counts["layouts"] <= counts["flushes"] * 1.3 + 4, counts

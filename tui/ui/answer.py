@@ -20,6 +20,7 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.visual import RichVisual, Visual
@@ -53,6 +54,18 @@ def _markdown(source: str) -> RichMarkdown:
     return RichMarkdown(visible(source))
 
 
+def laid_out_size() -> Reactive[Size]:
+    """A widget's `virtual_size` that the compositor sets without asking for a layout.
+
+    After every layout, Textual gives each widget whose size changed its new virtual
+    size through a reactive that asks for a layout again: while an answer streams, every
+    frame that placed new text (the answer, its column, the chat grew) was followed by a
+    frame that arranged the whole screen again for nothing, 7-25 ms here. For widgets
+    that the layout sizes (containers, text), that second layout changes nothing; the
+    scroll bars are updated without it. Not for widgets that set their own virtual size."""
+    return Reactive(Size(0, 0), layout=False)
+
+
 class _AtWidth:
     """A `Settled` at one width: each piece's first line, and the lines of the pieces drawn lately."""
 
@@ -74,6 +87,7 @@ class Settled(Widget):
     again, 60-180 ms a frame for three 20,000-word columns."""
 
     DEFAULT_CSS = "Settled { height: auto; }"
+    virtual_size = laid_out_size()
     WIDTHS = 3  # widths kept at once (a round's columns are laid out a cell apart by turns)
 
     def __init__(self) -> None:
@@ -140,6 +154,12 @@ class Settled(Widget):
     def notify_style_update(self) -> None:
         self._widths.clear()  # a theme's colours are in the lines drawn
         super().notify_style_update()
+
+
+class Tail(Static):
+    """The live end of a streaming answer, drawn again at every flush."""
+
+    virtual_size = laid_out_size()
 
 
 class Fold(Static, can_focus=True):
@@ -228,6 +248,8 @@ def _clock(app: App[object]) -> _Clock:
 class AnswerView(Vertical):
     """One model's answer: a label naming the model, then its Markdown."""
 
+    virtual_size = laid_out_size()
+
     def __init__(
         self,
         model: str,
@@ -313,7 +335,7 @@ class AnswerView(Vertical):
         if self.settled and len(text) <= SMALL:
             self._shown = len(text)
             self._splitter.feed(text)
-            self._tail = Static(_markdown(text), classes="body tail")
+            self._tail = Tail(_markdown(text), classes="body tail")
             yield self._tail
             return
         shown = text[: self._cap]
@@ -321,7 +343,7 @@ class AnswerView(Vertical):
         self._settled = Settled()
         self._settled.add(self._splitter.feed(shown))
         yield self._settled
-        self._tail = Static(_markdown(self._splitter.tail_source()), classes=self._tail_classes())
+        self._tail = Tail(_markdown(self._splitter.tail_source()), classes=self._tail_classes())
         yield self._tail
         fold = Fold(self._fold_text(), classes="fold")
         fold.display = self.folded > 0

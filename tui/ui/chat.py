@@ -20,7 +20,7 @@ from textual.widgets import Static
 from tui.core.types import Message
 
 from . import select
-from .answer import PURPOSE_LABELS, AnswerView
+from .answer import PURPOSE_LABELS, AnswerView, laid_out_size
 from .views import (
     Alternative,
     ChatLine,
@@ -60,6 +60,8 @@ class ChatPane(VerticalScroll):
     Any message can be selected (`select`): the selection moves through the whole
     conversation, mounting what it reaches, and keys act on it (see select.py).
     """
+
+    virtual_size = laid_out_size()
 
     BATCH = 25
     WINDOW = 100

@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from tui.core.types import Message
 
-from .answer import AnswerView
+from .answer import AnswerView, laid_out_size
 from .text import dollars, one_line, visible
 
 
@@ -69,6 +69,8 @@ class Lanes(Horizontal):
     of its answer was wrapped twice; and columns a cell apart wrap the same words to
     heights far apart (a column of 20 cells 15 % taller than one of 21)."""
 
+    virtual_size = laid_out_size()
+
     def on_resize(self, event: events.Resize) -> None:
         self.share()
 
@@ -85,6 +87,8 @@ class Lanes(Horizontal):
 
 class RoundView(Vertical):
     """A parallel or consensus round: one column per model, then the outcome."""
+
+    virtual_size = laid_out_size()
 
     def __init__(
         self,
