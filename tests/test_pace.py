@@ -108,3 +108,26 @@ async def test_a_busy_run_steps_aside_as_long_as_it_is_asked_at_each_slice() -> 
     assert len(asked) >= 30  # asked at (nearly) every slice
     assert took >= 40 * SLICE_S + len(asked) * 0.01 * 0.9  # and it did step aside that long
     assert ticks > len(asked)  # the loop ran other work meanwhile
+
+
+async def test_a_flush_stops_for_a_key_and_the_next_one_goes_on() -> None:
+    from textual.app import App, ComposeResult
+
+    from tui.ui.answer import STEP, AnswerView
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield AnswerView("alpha")
+
+    app = One()
+    async with app.run_test() as pilot:
+        view = app.query_one(AnswerView)
+        text = "word " * (4 * STEP)
+        await view.write(text)
+        pace.key_read()  # a key comes while the text waits
+        assert view.flush(time.perf_counter() + 60) is False  # one step, then the key's turn
+        assert 0 < len(view.blocks_text()) <= STEP
+        pace.key_handled()  # the app took it
+        assert view.flush(time.perf_counter() + 60) is True
+        assert view.blocks_text() == text
+        await pilot.pause()

@@ -53,6 +53,11 @@ def hold_for(waiting_since: float) -> float:
     return max(0.0, min(_handled + QUIET_S - now, left))
 
 
+def key_waiting() -> bool:
+    """A key has been read from the terminal and the app has not taken it yet."""
+    return _read > _handled and time.perf_counter() - _read < MAX_WAIT_S
+
+
 def key_pending() -> float:
     """Seconds other work should step aside for a key now: a short wait while a key is
     on its way to the app or its frame is still to come, else 0."""

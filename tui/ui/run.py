@@ -114,8 +114,7 @@ class RunPresenter:
                 # meanwhile is one batch next time, so a fast stream costs one write a frame.
                 await asyncio.sleep(FRAME_S + pace.key_pending())
         finally:
-            for view in self.views.values():
-                await view.finish()
+            await asyncio.gather(*(view.finish() for view in self.views.values()))  # together: a frame for all
             self.views.clear()
             if self.status is not None:
                 self.status.end()
