@@ -2,8 +2,8 @@
 
 Streaming keeps up with the fastest providers by doing little per chunk: `write` only
 appends to a buffer; at most once per frame (`FLUSH_S`) the buffer is handed to a
-`BlockSplitter`, the blocks that settled are rendered once into lines that are kept
-(`Settled`), and only the short live tail is re-rendered. Past `CAP` characters the
+`BlockSplitter`, the blocks that settled are measured once and drawn only while on
+screen (`Settled`), and only the short live tail is re-rendered. Past `CAP` characters the
 rest of the answer is folded: kept in the message, shown a cap at a time on request.
 """
 
@@ -88,7 +88,7 @@ class Settled(Widget):
 
     DEFAULT_CSS = "Settled { height: auto; }"
     virtual_size = laid_out_size()
-    WIDTHS = 3  # widths kept at once (a round's columns are laid out a cell apart by turns)
+    WIDTHS = 3  # widths kept at once (a resize, and back)
 
     def __init__(self) -> None:
         super().__init__(classes="body settled")
@@ -110,7 +110,7 @@ class Settled(Widget):
         if pieces:
             lately = time.perf_counter() - 1.0
             for width, asked in list(self._asked.items()):  # the widths the layout asked for lately
-                if asked > lately:  # (a column's can be two, a cell apart)
+                if asked > lately:
                     self._at(width)
                 else:
                     del self._asked[width]

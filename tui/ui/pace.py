@@ -48,7 +48,7 @@ def hold_for(waiting_since: float) -> float:
     left = waiting_since + MAX_WAIT_S - now
     if left <= 0:
         return 0.0
-    if _read > _handled and now - _read < MAX_WAIT_S:
+    if key_waiting():
         return min(QUIET_S, left)
     return max(0.0, min(_handled + QUIET_S - now, left))
 
@@ -61,8 +61,7 @@ def key_waiting() -> bool:
 def key_pending() -> float:
     """Seconds other work should step aside for a key now: a short wait while a key is
     on its way to the app or its frame is still to come, else 0."""
-    now = time.perf_counter()
-    if (_read > _handled and now - _read < MAX_WAIT_S) or now - _handled < QUIET_S:
+    if key_waiting() or time.perf_counter() - _handled < QUIET_S:
         return 0.005
     return 0.0
 

@@ -66,7 +66,6 @@ def coalesce(batch: list[Event]) -> list[Event]:
         if (
             isinstance(event, TextDelta)
             and isinstance(last, TextDelta)
-            and texts
             and (last.lane, last.model) == (event.lane, event.model)
         ):
             texts.append(event.text)
