@@ -1,40 +1,30 @@
-"""The presenter merges a frame's deltas of one answer with one join (a batch can hold thousands)."""
+"""The presenter takes a frame's deltas of one answer as one run: the strings that came,
+in order and not copied (the conversation holds the same strings while the answer streams)."""
 
 from __future__ import annotations
 
 from tui.core.events import Event, TextDelta, TurnStarted
-from tui.ui.run import coalesce
+from tui.ui.run import Texts, coalesce
 
 
-def test_deltas_of_one_answer_are_merged_in_order_and_others_stay_apart() -> None:
+def test_deltas_of_one_answer_are_one_run_in_order_and_others_stay_apart() -> None:
     batch: list[Event] = [TurnStarted("a", "1")]
     batch += [TextDelta("a", f"{i},", "1") for i in range(5000)]
     batch += [TextDelta("b", "x", "2"), TextDelta("b", "y", "2"), TextDelta("a", "z", "1"), TurnStarted("c")]
     merged = coalesce(batch)
     assert merged == [
         TurnStarted("a", "1"),
-        TextDelta("a", "".join(f"{i}," for i in range(5000)), "1"),
-        TextDelta("b", "xy", "2"),
-        TextDelta("a", "z", "1"),
+        Texts("a", "1", [f"{i}," for i in range(5000)]),
+        Texts("b", "2", ["x", "y"]),
+        Texts("a", "1", ["z"]),
         TurnStarted("c"),
     ]
     assert coalesce([]) == []
-    assert coalesce([TextDelta("a", "only")]) == [TextDelta("a", "only")]
+    assert coalesce([TextDelta("a", "only")]) == [Texts("a", None, ["only"])]
 
 
-def test_a_run_of_deltas_is_joined_once_not_once_per_delta(monkeypatch) -> None:
-    import tui.ui.run as presenter
-
-    made: list[int] = []
-
-    class Counted(TextDelta):
-        def __init__(self, *args, **kwargs) -> None:
-            made.append(len(args[1]))
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(presenter, "TextDelta", Counted)
-    batch: list[Event] = [Counted("a", "x" * 100) for _ in range(10_000)]
-    made.clear()
-    merged = presenter.coalesce(batch)
-    assert len(merged) == 1 and merged[0].text == "x" * 1_000_000  # type: ignore[attr-defined]
-    assert made == [1_000_000]  # one string made, not 10,000 ever longer ones (50 GB copied)
+def test_a_run_holds_the_strings_that_came_not_copies() -> None:
+    deltas = [TextDelta("a", "x" * 100 + str(i)) for i in range(10_000)]
+    (run,) = coalesce(list(deltas))
+    assert isinstance(run, Texts)
+    assert all(piece is delta.text for piece, delta in zip(run.pieces, deltas, strict=True))

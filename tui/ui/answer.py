@@ -370,23 +370,48 @@ class AnswerView(Vertical):
 
     async def write(self, chunk: str) -> None:
         """Take a streamed chunk; it reaches the screen with the next flush."""
-        if not chunk:
+        self.write_pieces([chunk])
+
+    def write_pieces(self, pieces: list[str]) -> None:
+        """Take streamed text as the strings that came (kept, not copied); it reaches
+        the screen with the next flush."""
+        pieces = [p for p in pieces if p]
+        if not pieces:
             return
-        self._parts.append(chunk)
-        self._length += len(chunk)
+        self._parts += pieces
+        self._length += sum(map(len, pieces))
         if self._tail is not None:  # (before compose, compose shows it)
-            self._unseen.append(chunk)
+            if self._shown < self._cap:  # (past the cap nothing more is drawn)
+                self._unseen += pieces
             if self.is_attached:
                 _clock(self.app).want(self)
+
+    def adopt(self, text: str) -> None:
+        """Hold `text` (the message's own string) in place of the pieces received, when it
+        is what they say: a huge answer is then kept once, not twice."""
+        if len(text) != self._length:
+            return
+        at = 0
+        for part in self._parts:
+            if not text.startswith(part, at):
+                return
+            at += len(part)
+        self._parts[:] = [text] if text else []
 
     def flush(self, deadline: float | None = None) -> bool:
         """Show the text that came since the last flush, a `STEP` at a time until
         `deadline` (a `time.perf_counter()`) passes or a key is read (its frame goes
-        first); the rest waits for the next flush. True when nothing is left waiting."""
-        if not self._unseen:
-            return True
-        new = "".join(self._unseen)
+        first); the rest waits for the next flush. True when nothing is left waiting.
+        Text past the cap is only counted (the fold says how much)."""
+        room, size = self._cap - self._shown, 0
+        taken = []
+        for piece in self._unseen:
+            if size >= room:
+                break
+            taken.append(piece)
+            size += len(piece)
         self._unseen.clear()
+        new = "".join(taken)[: max(room, 0)]
         done = 0
         while done < len(new):
             self._feed(new[done : done + STEP])
@@ -425,6 +450,7 @@ class AnswerView(Vertical):
             return
         text = self.text
         self._cap += CAP
+        self._unseen.clear()  # (all of it is in `text`)
         self._feed(text[self._shown : self._cap])
         self._redraw()
         if self.folded <= 0:

@@ -1,15 +1,17 @@
 """Shows one run: its events become answers, round columns, chat lines and timeline lines.
 
 The presenter reads the run and never reaches into the engine: what it shows is what
-the stream says. Text deltas that queued while a frame was drawn are merged into one
-write. Cancelling is the run's business (`await run.cancel()`): the presenter reads on
-until the run says `RunCancelled`, so the partial is drawn once, under its own answer.
+the stream says. Text deltas that queued while a frame was drawn are handed to their
+answer in one write, as the strings that came (not a copy). Cancelling is the run's
+business (`await run.cancel()`): the presenter reads on until the run says
+`RunCancelled`, so the partial is drawn once, under its own answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tui.core.events import (
@@ -49,32 +51,28 @@ Notify = Callable[[str, str], None]  # (message, severity)
 FRAME_S = 1 / 60
 
 
-def coalesce(batch: list[Event]) -> list[Event]:
-    """Merge runs of text deltas for the same lane and model into one delta."""
-    merged: list[Event] = []
-    texts: list[str] = []  # the run of deltas being merged (joined once: a batch can hold thousands)
+@dataclass(frozen=True)
+class Texts:
+    """A run of one answer's text deltas, as the strings that came: the conversation holds
+    the same strings while the answer streams, so the screen keeps no copy of its own."""
 
-    def close() -> None:
-        if len(texts) > 1:
-            last = merged[-1]
-            assert isinstance(last, TextDelta)
-            merged[-1] = TextDelta(last.model, "".join(texts), last.lane)
-        texts.clear()
+    model: str
+    lane: str | None
+    pieces: list[str]
 
+
+def coalesce(batch: list[Event]) -> list[Event | Texts]:
+    """Runs of text deltas for the same lane and model become one `Texts` each."""
+    merged: list[Event | Texts] = []
     for event in batch:
         last = merged[-1] if merged else None
-        if (
-            isinstance(event, TextDelta)
-            and isinstance(last, TextDelta)
-            and (last.lane, last.model) == (event.lane, event.model)
-        ):
-            texts.append(event.text)
-            continue
-        close()
-        merged.append(event)
         if isinstance(event, TextDelta):
-            texts.append(event.text)
-    close()
+            if isinstance(last, Texts) and (last.lane, last.model) == (event.lane, event.model):
+                last.pieces.append(event.text)
+            else:
+                merged.append(Texts(event.model, event.lane, [event.text]))
+        else:
+            merged.append(event)
     return merged
 
 
@@ -100,6 +98,7 @@ class RunPresenter:
         self.on_timeline = on_timeline
         self.on_state = on_state
         self.views: dict[str | None, AnswerView] = {}
+        self.ended: dict[str | None, AnswerView] = {}  # a turn's view, until its message is added
         self.thinking: dict[str | None, ReasoningView] = {}
         self.round: RoundView | None = None
         self.failed: str | None = None
@@ -118,7 +117,7 @@ class RunPresenter:
             if self.status is not None:
                 self.status.end()
 
-    def _phase(self, event: Event) -> None:
+    def _phase(self, event: Event | Texts) -> None:
         """What the status line says the run is doing."""
         status = self.status
         if status is None:
@@ -128,8 +127,8 @@ class RunPresenter:
             waiting = {"judge": "judging", "synthesis": "synthesising", "summary": "summarising",
                        "consult": "consulted"}.get(event.purpose, "")
             status.begin(who, f"{waiting + ': ' if waiting else ''}waiting for the first token")
-        elif isinstance(event, TextDelta):
-            status.streamed(len(event.text))
+        elif isinstance(event, Texts):
+            status.streamed(sum(map(len, event.pieces)))
         elif isinstance(event, ToolStarted):
             status.set_phase(f"running tool {event.server}.{event.tool}")
         elif isinstance(event, ToolProgress):
@@ -155,7 +154,9 @@ class RunPresenter:
         self.views[lane] = view
         return view
 
-    async def show(self, event: Event) -> None:
+    async def show(self, event: Event | Texts) -> None:
+        if isinstance(event, TextDelta):
+            event = Texts(event.model, event.lane, [event.text])
         self._phase(event)
         if isinstance(event, TurnStarted):
             self.thinking.pop(event.lane, None)
@@ -163,9 +164,9 @@ class RunPresenter:
             if previous is not None:
                 await previous.finish(partial=True)
             await self._open(event.model, event.lane, event.purpose)
-        elif isinstance(event, TextDelta):
+        elif isinstance(event, Texts):
             view = self.views.get(event.lane) or await self._open(event.model, event.lane, "answer")
-            await view.write(event.text)
+            view.write_pieces(event.pieces)
             self.on_text()
         elif isinstance(event, ReasoningDelta):
             block = self.thinking.get(event.lane)
@@ -186,6 +187,9 @@ class RunPresenter:
         elif isinstance(event, ModelSelected):
             self.on_state(event)
         elif isinstance(event, MessageAdded):
+            ended = self.ended.pop(event.message.lane, None)
+            if ended is not None and event.message.role == "assistant":
+                ended.adopt(event.message.content)  # one copy of a huge answer, not two
             self.chat.bind(event.message)  # selectable, and its place among the alternatives
         elif isinstance(event, TimelineEvent):
             self.on_timeline(event)
@@ -198,7 +202,8 @@ class RunPresenter:
             view = self.views.pop(event.lane, None)
             if view is not None:
                 await view.finish(partial=event.partial)
-                if not view.text and event.finish_reason == "tool_calls":
+                self.ended[event.lane] = view
+                if not view.length and event.finish_reason == "tool_calls":
                     await view.remove()
                 elif (not event.partial and event.lane is None and event.finish_reason != "tool_calls"
                       and event.purpose in ("answer", "synthesis", "stage")):
