@@ -7,6 +7,7 @@ from pathlib import Path
 from fakellm import FakeLLM, Reply
 from test_app_helpers import fake_profile, idle, screen_text, wait_for
 
+from tui.ui import answer
 from tui.ui.answer import CAP, Fold, Settled
 from tui.ui.app import BatonApp
 from tui.ui.blocks import BlockSplitter
@@ -105,3 +106,96 @@ async def test_a_stored_answer_is_folded_too() -> None:
         assert view.text == text
         assert view.folded == len(text) - CAP
         assert view.query_one(Fold).display
+
+
+SERVE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from fakellm import FakeLLM, Reply
+with FakeLLM() as fake:
+    fake.script("alpha", Reply(text="a short answer"),
+                Reply(text=("word " * 19 + "\\n\\n") * int(sys.argv[2]), chunk_size=16384))
+    print(fake.openai_base, flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
+async def test_a_huge_answer_is_held_once_on_screen_not_copied(tmp_path: Path, monkeypatch) -> None:
+    """The view keeps the strings that streamed (the conversation holds the same ones),
+    draws nothing past the cap, and once the message is added holds the message's own
+    text: what the run allocates stays near the two copies a stream needs (the pieces,
+    then the joined message), not three or four. (The server is a process of its own,
+    so that only the app's memory is traced.)"""
+    import subprocess
+    import sys
+    import tracemalloc
+
+    size = 2_000_000
+    text = ("word " * 19 + "\n\n") * (size // 100)
+    monkeypatch.setattr(answer, "CAP", 20_000)  # (drawing 200 KB is slow with every allocation traced)
+    server = subprocess.Popen([sys.executable, "-c", SERVE, str(Path(__file__).parent), str(size // 100)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        base = server.stdout.readline().strip()
+        app = BatonApp(fake_profile(base), env={}, session_path=tmp_path / "s.toml")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: bool(app.query("#composer")))
+            await pilot.pause(0.2)
+
+            async def peak_of(prompt: str) -> int:
+                composer = app.query_one("#composer")
+                composer.focus()
+                composer.insert(prompt)
+                tracemalloc.start()
+                try:
+                    await pilot.press("enter")
+                    await wait_for(pilot, lambda: not any(w.is_running for w in app.workers if w.group == "run"), 60)
+                    await pilot.pause()
+                    await app.flush_saves()
+                    return tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+
+            short = await peak_of("short please")
+            peak = await peak_of("huge please") - short
+            view = app.query(AnswerView).last()
+            message = app.conversation.messages[-1]
+            assert message.content == text
+            assert view.text is message.content  # one string, not a copy per holder
+            assert view.folded == len(text) - 20_000
+            assert f"{view.folded / 1024:,.0f} KB more" in str(view.query_one(Fold).render())
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+    # The pieces, the joined message and a snapshot's partial can meet: three copies. (Before:
+    # ten, the screen's and the saved file's own copies and tomli_w's.)
+    assert peak < 4 * size, f"{peak / size:.2f}x the answer's size"
+
+
+async def test_unfolding_while_the_answer_streams_shows_each_character_once() -> None:
+    from textual.app import App, ComposeResult
+
+    line = "word " * 19 + "\n\n"
+    first, then = line * (CAP // 100 + 300), line * (CAP // 100)  # past the cap; then more
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield AnswerView("alpha")
+
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(AnswerView)
+        view.write_pieces([first[i : i + 4096] for i in range(0, len(first), 4096)])
+        view.flush()
+        assert view.blocks_text() == first[:CAP] and view.folded == len(first) - CAP
+        view.unfold()  # while it still streams
+        view.write_pieces([then])
+        view.flush()
+        await view.finish()
+        await pilot.pause()
+        whole = first + then
+        assert view.text == whole
+        assert view.blocks_text() == whole[: 2 * CAP]
+        assert view.folded == len(whole) - 2 * CAP

@@ -219,3 +219,14 @@ def test_a_session_with_nan_is_skipped_with_its_place_and_saved_sessions_are_pri
                     'latency_s = nan\n')
     _, conversation = load_session(path)
     assert conversation.events == [] and "latency_s: expected a finite number" in conversation.skipped[0]
+
+
+def test_atomic_write_writes_pieces_in_order_and_long_ones_a_slice_at_a_time(tmp_path: Path, monkeypatch):
+    import tui.core.files.tomlfile as tomlfile
+
+    monkeypatch.setattr(tomlfile, "WRITE_SLICE", 10)
+    pieces = ["head\n", "é" * 35, "", "tail\n"]
+    atomic_write(tmp_path / "f.toml", pieces)
+    assert (tmp_path / "f.toml").read_text(encoding="utf-8") == "".join(pieces)
+    atomic_write(tmp_path / "f.toml", "x" * 25)
+    assert (tmp_path / "f.toml").read_text(encoding="utf-8") == "x" * 25

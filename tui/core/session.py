@@ -32,7 +32,7 @@ from typing import Any
 
 from .conversation import Conversation
 from .events import RecordError, TimelineEvent
-from .files.tomlfile import has_carriage_return, toml_string
+from .files.tomlfile import has_carriage_return, toml_string_parts
 from .preview import PreviewConversation, StillLoading
 from .profile import Profile
 from .profile_io import (
@@ -138,7 +138,7 @@ class SessionWriter:
     dict and a `Conversation.snapshot()`."""
 
     def __init__(self) -> None:
-        self._kept: dict[int, tuple[object, str]] = {}
+        self._kept: dict[int, tuple[object, list[str]]] = {}
         self._opened: tuple[Path, list[Message], list[TimelineEvent]] | None = None
 
     def opened(self, path: Path, conversation: Conversation) -> None:
@@ -147,43 +147,52 @@ class SessionWriter:
 
     def write(self, path: Path | str, profile: dict[str, Any], conversation: Conversation) -> None:
         try:
-            text = self.text(profile, conversation)
+            pieces = self.pieces(profile, conversation)
         except (TypeError, ValueError) as exc:
             raise SessionError(str(path), f"cannot be written as TOML: {exc}") from None
-        atomic_write(Path(path), text)
+        atomic_write(Path(path), pieces)
 
     def text(self, profile: dict[str, Any], conversation: Conversation) -> str:
+        return "".join(self.pieces(profile, conversation))
+
+    def pieces(self, profile: dict[str, Any], conversation: Conversation) -> list[str]:
+        """The file, in pieces to write one after the other (an answer's text among them
+        as its own string where it needs no escapes: a huge answer is not copied)."""
         if not self._kept and self._opened is not None:
             path, messages, events = self._opened
             self._opened = None
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 self._keep_pieces(path.read_text(encoding="utf-8"), messages, events)
-        if not self._kept:  # the first save: in one piece (half the time), cut up to be kept
+        if not self._kept and not _holds_long(conversation):
+            # The first save: in one piece (half the time), cut up to be kept. Not with a
+            # long text in it: tomli_w writes a string a character at a time.
             text = dump_toml(session_to_dict(profile, conversation))
             self._keep_pieces(text, list(conversation), conversation.events)
-            return text
+            return [text]
         head = session_to_dict(profile, Conversation(active_model=conversation.active_model, title=conversation.title))
         if conversation.leaf is not None:
             head["leaf"] = conversation.leaf
-        kept: dict[int, tuple[object, str]] = {}
-        pieces = []
+        kept: dict[int, tuple[object, list[str]]] = {}
+        pieces: list[str] = []
 
-        def piece(name: str, item: Message | TimelineEvent) -> str:
+        def piece(name: str, item: Message | TimelineEvent) -> list[str]:
             hit = self._kept.get(id(item))
             if hit is not None and hit[0] is item:
-                text = hit[1]
+                parts = hit[1]
             else:
                 made = message_to_dict(item) if isinstance(item, Message) else to_toml_value(item.to_record())
-                text = _table_of(name, made)
-            kept[id(item)] = (item, text)
-            return text
+                parts = _table_of(name, made)
+            if not (isinstance(item, Message) and item.partial and sum(map(len, parts)) > _KEEP_PARTIAL):
+                kept[id(item)] = (item, parts)  # (a snapshot's partial answer is new each time: not kept)
+            return parts
 
         for name, items in (("messages", list(conversation)), ("events", conversation.events)):
             if items:
                 del head[name]
-                pieces += [piece(name, item) for item in items]
+                for item in items:
+                    pieces += ["\n", *piece(name, item)]
         self._kept = kept
-        return "\n".join([dump_toml(head), *pieces])
+        return [dump_toml(head), *pieces]
 
     def _keep_pieces(self, text: str, messages: list[Message], events: list[TimelineEvent]) -> None:
         """Keep each item's table, cut out of a whole file written from exactly `messages`
@@ -196,28 +205,45 @@ class SessionWriter:
             return
         ends = [start - 1 for _, start in found[1:]] + [len(text)]
         pieces = [text[start:end] for (_, start), end in zip(found, ends, strict=True)]
-        kept: dict[int, tuple[object, str]] = {}
+        kept: dict[int, tuple[object, list[str]]] = {}
         for message, piece in zip(messages, pieces, strict=False):
             if not piece.startswith(f'[[messages]]\nid = "{message.id}"\n'):
                 return
-            kept[id(message)] = (message, piece)
+            kept[id(message)] = (message, [piece])
         for event, piece in zip(events, pieces[len(messages):], strict=True):
-            kept[id(event)] = (event, piece)
+            kept[id(event)] = (event, [piece])
         self._kept = kept
 
 
-_LONG = 1024  # strings longer than this are written by `toml_string`
+_LONG = 1024  # strings longer than this are written by `toml_string_parts`
+_KEEP_PARTIAL = 1 << 20  # a partial answer's table longer than this is made again at each save
 _NEVER_INLINE = {"x": "x" * 128}  # longer than a line: tomli_w writes its array as tables
 _TAILS: dict[str, str] = {}
 
 
-def _table_of(name: str, item: dict[str, Any], *, quick: bool = True) -> str:
-    """`item` as one `[[name]]` table: dumped beside a table that cannot be inline (so the
-    array is tables whatever `item`'s length), which is then cut off.
+def _holds_long(conversation: Conversation) -> bool:
+    """Some message or event of `conversation` has a string longer than `_LONG`."""
+    def long(value: Any) -> bool:
+        if isinstance(value, str):
+            return len(value) > _LONG
+        if isinstance(value, dict):
+            return any(long(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(long(v) for v in value)
+        return False
+
+    return (any(long(m.content) or long(m.reasoning) or long(m.thinking) for m in conversation)
+            or any(long(e.to_record()) for e in conversation.events))
+
+
+def _table_of(name: str, item: dict[str, Any], *, quick: bool = True) -> list[str]:
+    """`item` as one `[[name]]` table, in pieces: dumped beside a table that cannot be
+    inline (so the array is tables whatever `item`'s length), which is then cut off.
 
     Its long strings (an answer streaming in, saved again and again) are written by
-    `toml_string`, not tomli_w: the same text, made in a fraction of the time that the
-    autosave's thread held the GIL for (the event loop's keys and frames wait on it)."""
+    `toml_string_parts`, not tomli_w: the same text, made in a fraction of the time that
+    the autosave's thread held the GIL for (the event loop's keys and frames wait on
+    it), and left as pieces of their own, not copied into the table's."""
     long = {key: value for key, value in item.items()
             if quick and isinstance(value, str) and len(value) > _LONG and "\r" not in value}
     marks = {key: f"baton-{secrets.token_hex(8)}" for key in long}
@@ -227,15 +253,17 @@ def _table_of(name: str, item: dict[str, Any], *, quick: bool = True) -> str:
         tail = _TAILS[name] = "\n" + dump_toml({name: [_NEVER_INLINE] * 2}).partition("\n\n")[2]
     if not text.startswith(f"[[{name}]]\n") or not text.endswith(tail):
         raise ValueError(f"{name} could not be written as a table")
-    text = text[: -len(tail)]
-    if marks:
-        multiline = not has_carriage_return(item)  # as dump_toml decides it for the whole item
-        for key, mark in marks.items():
-            line = f'\n{key} = "{mark}"\n'
-            if text.count(line) != 1:  # not written as expected: tomli_w writes it all
-                return _table_of(name, item, quick=False)
-            text = text.replace(line, f"\n{key} = {toml_string(long[key], multiline=multiline)}\n")
-    return text
+    rest = text[: -len(tail)]
+    parts: list[str] = []
+    multiline = not has_carriage_return(item)  # as dump_toml decides it for the whole item
+    for key, mark in marks.items():  # (in the item's order, as tomli_w writes them)
+        line = f'\n{key} = "{mark}"\n'
+        before, found, after = rest.partition(line)
+        if not found or line in after:  # not written as expected: tomli_w writes it all
+            return _table_of(name, item, quick=False)
+        parts += [before, f"\n{key} = ", *toml_string_parts(long[key], multiline=multiline), "\n"]
+        rest = after
+    return [*parts, rest] if parts else [rest]
 
 
 # --------------------------------------------------------------------- reading

@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -325,6 +326,22 @@ def toml_string(text: str, *, multiline: bool) -> str:
     return '"' + _ESCAPED.sub(_escape, text) + '"'
 
 
+_NOT_LITERAL = re.compile("[\x00-\x08\x0b-\x1f\x7f]|'''")  # what a '''literal''' string cannot hold
+
+
+def toml_string_parts(text: str, *, multiline: bool) -> list[str]:
+    """`text` as a TOML string, in pieces: its quotes and its body. A text of several
+    lines that a multi-line literal string can hold (no control characters but tab and
+    newline, no three single quotes) is written as one, from its own string: nothing is
+    escaped, so a huge answer is not copied on its way to the file. Any other text is
+    written as tomli_w writes it (`toml_string`), quotes apart."""
+    if "\n" in text and "\r" not in text and _NOT_LITERAL.search(text) is None:
+        return ["'''\n", text, "'''"]  # (the newline after the opening quotes is not part of it)
+    if multiline and "\n" in text:
+        return ['"""\n', _ESCAPED_MULTILINE.sub(_escape, text.replace("\r\n", "\n")), '"""']
+    return ['"', _ESCAPED.sub(_escape, text), '"']
+
+
 def dump_toml(data: dict[str, Any]) -> str:
     import tomli_w  # only writers pay for it
 
@@ -371,8 +388,13 @@ def append_private(path: Path, text: str) -> None:
         f.write(text)
 
 
-def atomic_write(path: Path, text: str, mode: int = FILE_MODE) -> None:
-    """Replace `path` with `text` so that a reader sees the old file or the new, never half.
+WRITE_SLICE = 1 << 20  # a long text is encoded and written this many characters at a time
+
+
+def atomic_write(path: Path, text: str | Iterable[str], mode: int = FILE_MODE) -> None:
+    """Replace `path` with `text` (or its pieces, in order) so that a reader sees the old
+    file or the new, never half. A long piece is encoded a slice at a time: a huge answer
+    is not copied again whole on its way to the disk.
 
     A temporary file in the same directory is written, flushed and fsynced, then renamed
     over `path`; on any failure the temporary file is removed and `path` is untouched.
@@ -384,7 +406,9 @@ def atomic_write(path: Path, text: str, mode: int = FILE_MODE) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+            for piece in [text] if isinstance(text, str) else text:
+                for at in range(0, len(piece), WRITE_SLICE):
+                    f.write(piece[at : at + WRITE_SLICE] if len(piece) > WRITE_SLICE else piece)
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
