@@ -1,10 +1,11 @@
 """Huge answers (5, 20, 50 MB) streamed to the end, in the app and in `baton ask`.
 
-In the app: a fresh process runs Baton headless (Pilot), sends a prompt and waits for the
-run to end; reported are the seconds from Enter to the end, the seconds per MB (linear:
-the same for every size) and the peak RSS above that of the same run with a five-word
-answer, as a multiple of the answer's size (target under 4x). `baton ask`: whole
-process, peak RSS above a short `baton ask`'s. A run that takes longer than --timeout is reported as such.
+In the app: a fresh process runs Baton headless (Pilot) with a session file (autosaved
+as the answer streams, as `baton` does), sends a prompt and waits for the run to end;
+reported are the seconds from Enter to the end, the seconds per MB (linear: the same for
+every size) and the peak RSS above that of the same run with a five-word answer, as a
+multiple of the answer's size (target under 4x). `baton ask`: whole process, peak RSS
+above a short `baton ask`'s. A run that takes longer than --timeout is reported as such.
 
     .venv/bin/python bench/huge.py [--sizes 5,20,50] [--timeout 120] [--only app|ask] [--runs N]
     BENCH_BATON_ROOT=DIR .venv/bin/python bench/huge.py ...   (another checkout)
@@ -29,7 +30,8 @@ from reader import BODY
 from server import Server
 
 CHILD = """
-import asyncio, json, sys, time
+import asyncio, json, shutil, sys, tempfile, time
+from pathlib import Path
 from tui.core.defaults import default_profile
 from tui.ui.app import BatonApp
 
@@ -40,7 +42,8 @@ def rss_mb():
 
 async def main():
     env = {"OPENAI_API_KEY": "bench-key", "OPENAI_BASE_URL": sys.argv[1]}
-    app = BatonApp(default_profile(env), env=env)
+    folder = tempfile.mkdtemp()  # saved as it streams, as `baton` saves every session
+    app = BatonApp(default_profile(env), env=env, session_path=Path(folder) / "session.toml")
     async with app.run_test(size=(120, 40)) as pilot:
         while not app.query("#composer"):
             await pilot.pause()
@@ -56,6 +59,7 @@ async def main():
         took = time.perf_counter() - started
         text = app.conversation.messages[-1].content if app.conversation.messages else ""
     peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+    shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps({"seconds": took, "before_mb": before, "peak_mb": peak, "chars": len(text)}))
 
 asyncio.run(main())
