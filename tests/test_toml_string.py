@@ -73,3 +73,33 @@ def test_a_long_answer_with_nothing_to_escape_is_written_from_its_own_string() -
     parts = _table_of("messages", message_to_dict(Message(role="assistant", content=answer, model="alpha")))
     assert any(part is answer for part in parts)  # no copy of a huge answer on its way to the file
     assert tomllib.loads("".join(parts))["messages"][0]["content"] == answer
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(texts, min_size=3, max_size=3))
+def test_a_rounds_long_answers_nested_in_its_event_are_not_handed_to_tomli_w(parts: list[str]) -> None:
+    """A round's event holds every answer in a table of its own (and the synthesis): they
+    are written as its message's are, and the event reads back the same."""
+    import tomli_w._writer as writer
+
+    from tui.core.events import ParallelEvent, TimelineEvent
+    from tui.core.session import to_toml_value
+
+    answers = {lane: part * 30 + "\n" + "y" * (session._LONG + 1) for lane, part in zip("abc", parts, strict=True)}
+    event = ParallelEvent(("a", "b", "c"), answers, {"b": "short error"}, "a", "z" * 5000, 1.5, at="q1")
+    record = to_toml_value(event.to_record())
+    seen: list[int] = []
+    real = writer.format_string
+
+    def watching(text: str, *, allow_multiline: bool) -> str:
+        seen.append(len(text))
+        return real(text, allow_multiline=allow_multiline)
+
+    writer.format_string = watching
+    try:
+        text = "".join(_table_of("events", record))
+    finally:
+        writer.format_string = real
+    if not any("\r" in answer for answer in answers.values()):  # (a CR: tomli_w writes it)
+        assert max(seen) < 1000  # tomli_w wrote the short values only
+    assert TimelineEvent.from_record(tomllib.loads(text)["events"][0]) == event

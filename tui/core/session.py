@@ -240,30 +240,44 @@ def _table_of(name: str, item: dict[str, Any], *, quick: bool = True) -> list[st
     """`item` as one `[[name]]` table, in pieces: dumped beside a table that cannot be
     inline (so the array is tables whatever `item`'s length), which is then cut off.
 
-    Its long strings (an answer streaming in, saved again and again) are written by
-    `toml_string_parts`, not tomli_w: the same text, made in a fraction of the time that
-    the autosave's thread held the GIL for (the event loop's keys and frames wait on
-    it), and left as pieces of their own, not copied into the table's."""
-    long = {key: value for key, value in item.items()
-            if quick and isinstance(value, str) and len(value) > _LONG and "\r" not in value}
-    marks = {key: f"baton-{secrets.token_hex(8)}" for key in long}
-    text = dump_toml({name: [{**item, **marks} if marks else item, _NEVER_INLINE]})
+    Its long strings, at any depth (an answer streaming in, saved again and again; a
+    round's answers in its event), are written by `toml_string_parts`, not tomli_w: the
+    same text, made in a fraction of the time that the autosave's thread held the GIL for
+    (the event loop's keys and frames wait on it), and left as pieces of their own, not
+    copied into the table's."""
+    marks: dict[str, str] = {}  # '"mark"' -> the long string it stands for
+
+    def marked(value: Any) -> Any:
+        if isinstance(value, str):
+            if not quick or len(value) <= _LONG or "\r" in value:
+                return value
+            mark = f"baton-{secrets.token_hex(8)}"
+            marks[f'"{mark}"'] = value
+            return mark
+        if isinstance(value, dict):
+            return {k: marked(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [marked(v) for v in value]
+        return value
+
+    text = dump_toml({name: [marked(item), _NEVER_INLINE]})
     tail = _TAILS.get(name)
     if tail is None:
         tail = _TAILS[name] = "\n" + dump_toml({name: [_NEVER_INLINE] * 2}).partition("\n\n")[2]
     if not text.startswith(f"[[{name}]]\n") or not text.endswith(tail):
         raise ValueError(f"{name} could not be written as a table")
-    rest = text[: -len(tail)]
-    parts: list[str] = []
+    text = text[: -len(tail)]
+    if not marks:
+        return [text]
+    if any(text.count(mark) != 1 for mark in marks):  # not written as expected: tomli_w writes it all
+        return _table_of(name, item, quick=False)
     multiline = not has_carriage_return(item)  # as dump_toml decides it for the whole item
-    for key, mark in marks.items():  # (in the item's order, as tomli_w writes them)
-        line = f'\n{key} = "{mark}"\n'
-        before, found, after = rest.partition(line)
-        if not found or line in after:  # not written as expected: tomli_w writes it all
-            return _table_of(name, item, quick=False)
-        parts += [before, f"\n{key} = ", *toml_string_parts(long[key], multiline=multiline), "\n"]
-        rest = after
-    return [*parts, rest] if parts else [rest]
+    parts: list[str] = []
+    done = 0
+    for at, mark in sorted((text.index(mark), mark) for mark in marks):  # (tomli_w writes sub-tables last)
+        parts += [text[done:at], *toml_string_parts(marks[mark], multiline=multiline)]
+        done = at + len(mark)
+    return [*parts, text[done:]]
 
 
 # --------------------------------------------------------------------- reading
