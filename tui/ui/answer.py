@@ -375,11 +375,11 @@ class AnswerView(Vertical):
     def write_pieces(self, pieces: list[str]) -> None:
         """Take streamed text as the strings that came (kept, not copied); it reaches
         the screen with the next flush."""
-        pieces = [p for p in pieces if p]
-        if not pieces:
+        size = sum(map(len, pieces))
+        if not size:
             return
         self._parts += pieces
-        self._length += sum(map(len, pieces))
+        self._length += size
         if self._tail is not None:  # (before compose, compose shows it)
             if self._shown < self._cap:  # (past the cap nothing more is drawn)
                 self._unseen += pieces
