@@ -83,6 +83,29 @@ class Terminal:
                 raise SystemExit(f"baton exited: {bytes(self.out[-2000:]).decode(errors='replace')}")
         return time.perf_counter()
 
+    def cpu_seconds(self) -> float:
+        """User and system time the app has used so far (Linux: /proc/PID/stat)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def settle(self, quiet: float = 0.5, timeout: float = 15.0) -> float:
+        """Wait until the app's work after its first frame (mounting the panels, the
+        warm-up's imports, reading the price table) is done: its CPU time grew by less
+        than a tenth of `quiet` seconds over the last `quiet` seconds. Returns how long
+        that took. A person takes longer than this to type a first question."""
+        started = time.perf_counter()
+        samples = [(started, self.cpu_seconds())]
+        while time.perf_counter() - started < timeout:
+            end = time.perf_counter() + 0.05
+            while (left := end - time.perf_counter()) > 0:
+                self.pump(left)
+            now = time.perf_counter()
+            samples.append((now, self.cpu_seconds()))
+            old = next((s for s in reversed(samples) if now - s[0] >= quiet), None)
+            if old is not None and samples[-1][1] - old[1] < quiet / 10:
+                return now - started
+        return time.perf_counter() - started
+
     def write(self, data: str) -> tuple[float, int]:
         """Write `data` as typed; return the time and the output position at that moment."""
         self.pump(0)
