@@ -109,3 +109,35 @@ async def test_each_flush_of_a_streaming_answer_costs_one_layout_not_two(
     assert counts["flushes"] >= 10
     # Textual asked for a second layout after each (the answer, the chat: their sizes).
     assert counts["layouts"] <= counts["flushes"] * 1.3 + 4, counts
+
+
+async def test_the_live_tail_is_rendered_once_a_flush(fake_llm: FakeLLM, tmp_path: Path, monkeypatch) -> None:
+    """Once for its height and its lines both: a Static renders its content twice."""
+    from tui.ui.answer import Tail
+
+    renders = {"tail": 0, "updates": 0}
+    real_height, real_strips, real_update = RichVisual.get_height, Visual.to_strips, Tail.update
+
+    def counting(self: RichVisual, rules, width: int) -> int:
+        renders["tail"] += isinstance(self._widget, Tail)
+        return real_height(self, rules, width)
+
+    def drawing(widget, visual, *args, **kwargs):
+        renders["tail"] += isinstance(widget, Tail)
+        return real_strips(widget, visual, *args, **kwargs)
+
+    def update(self: Tail, *args, **kwargs) -> None:
+        renders["updates"] += 1
+        real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(RichVisual, "get_height", counting)
+    monkeypatch.setattr(Visual, "to_strips", staticmethod(drawing))
+    monkeypatch.setattr(Tail, "update", update)
+    fake_llm.script("alpha", Reply(text=paragraphs("alpha", 200), chunk_size=250, chunk_delay=0.01))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "go on")
+        await idle(pilot, app)
+        assert "alpha paragraph 199" in app.query_one(AnswerView).blocks_text()
+    assert renders["updates"] >= 10
+    assert renders["tail"] <= renders["updates"] * 1.2 + 4, renders  # (a few widths as the screen fills)

@@ -32,10 +32,13 @@ from .blocks import BlockSplitter, Piece
 from .text import visible
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from rich.markdown import Markdown as RichMarkdown
     from textual import events
     from textual.app import App
     from textual.css.styles import RulesMap
+    from textual.selection import Selection
+    from textual.visual import VisualType
 
 PURPOSE_LABELS = {"synthesis": "synthesis", "judge": "judge", "stage": "stage", "check": "check", "consult": "consult",
                   "summary": "summary"}
@@ -48,10 +51,32 @@ SMALL = 4_000  # a stored answer up to this size is one widget
 
 
 def _markdown(source: str) -> RichMarkdown:
-    # markdown-it and Rich's Markdown are imported with the first answer, not at start-up.
-    from rich.markdown import Markdown as RichMarkdown
+    """Rich's Markdown of `source`, parsed by one parser for all: Rich's own `__init__`
+    builds a new markdown-it parser (rules compiled, plugins enabled) for every
+    renderable, and a streaming answer makes several a frame."""
+    made = _made
+    if not made:
+        # markdown-it and Rich's Markdown are imported with the first answer, not at start-up.
+        from rich.markdown import Markdown as RichMarkdown
 
-    return RichMarkdown(visible(source))
+        plain = RichMarkdown("")
+        made.append((plain, plain.__dict__, _parser()))
+    plain, fields, parser = made[0]
+    markdown = object.__new__(type(plain))
+    markdown.__dict__.update(fields)  # Rich's defaults, as its __init__ sets them
+    markdown.markup = text = visible(source)
+    markdown.parsed = parser.parse(text)
+    return markdown
+
+
+_made: list[tuple[RichMarkdown, dict[str, object], MarkdownIt]] = []
+
+
+def _parser() -> MarkdownIt:
+    """The parser Rich's Markdown makes for itself."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt().enable("strikethrough").enable("table")
 
 
 def laid_out_size() -> Reactive[Size]:
@@ -157,9 +182,40 @@ class Settled(Widget):
 
 
 class Tail(Static):
-    """The live end of a streaming answer, drawn again at every flush."""
+    """The live end of a streaming answer, drawn again at every flush: rendered once a
+    flush, for its height and its lines both (a Static renders it twice, to measure it
+    and to draw it: 15 % of a streaming frame here)."""
 
     virtual_size = laid_out_size()
+
+    def __init__(self, content: VisualType = "", *, classes: str | None = None) -> None:
+        super().__init__(content, classes=classes)
+        self._lines: tuple[int, list[Strip]] | None = None  # (width, lines) of the content now
+
+    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
+        self._lines = None
+        super().update(content, layout=layout)
+
+    def _strips(self, width: int) -> list[Strip]:
+        if self._lines is None or self._lines[0] != width:
+            self._lines = (width, Visual.to_strips(self, self.visual, width, None, self.visual_style))
+        return self._lines[1]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._strips(width)) if width > 0 else 0
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self._strips(width)
+        return lines[y] if y < len(lines) else Strip.blank(width, self.visual_style.rich_style)
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self._lines = None
+        super().selection_updated(selection)
+
+    def notify_style_update(self) -> None:
+        self._lines = None  # a theme's colours are in the lines drawn
+        super().notify_style_update()
 
 
 class Fold(Static, can_focus=True):
