@@ -11,7 +11,7 @@ import pytest
 
 from tui.core.conversation import Conversation
 from tui.core.events import Event, RunFinished, TextDelta
-from tui.core.run import SLICE_S, Run
+from tui.core.run import SLICE_S, STEP_ASIDE, Run
 from tui.ui import pace
 
 
@@ -108,6 +108,51 @@ async def test_a_busy_run_steps_aside_as_long_as_it_is_asked_at_each_slice() -> 
     assert len(asked) >= 30  # asked at (nearly) every slice
     assert took >= 40 * SLICE_S + len(asked) * 0.01 * 0.9  # and it did step aside that long
     assert ticks > len(asked)  # the loop ran other work meanwhile
+
+
+async def test_a_rounds_lanes_step_aside_for_a_key_and_only_for_one() -> None:
+    """Each lane of a round reads its own socket in a task of its own: with a key on its
+    way, every lane steps aside at the end of its slice, so the key is taken while the
+    lanes still stream; with none, the lanes never give up their turn."""
+    from tui.core.engine.rounds import merge
+
+    produced = 0
+
+    async def lane() -> AsyncGenerator[Event, None]:
+        nonlocal produced
+        for _ in range(30):
+            end = time.perf_counter() + SLICE_S / 2  # a socket that is never empty
+            while time.perf_counter() < end:
+                pass
+            produced += 1
+            yield TextDelta("a", "word ")
+
+    async def round_with(key_waiting: bool) -> int | None:
+        nonlocal produced
+        produced = 0
+        taken: list[int] = []
+        waiting = [key_waiting]
+
+        def step_aside() -> float:
+            return 0.002 if waiting[0] else 0.0
+
+        async def key() -> None:  # the app taking the key, once the loop lets it
+            await asyncio.sleep(0)
+            taken.append(produced)
+            waiting[0] = False
+
+        async def read_round() -> None:
+            STEP_ASIDE.set(step_aside)  # as `Run` does for its operation
+            async for _ in merge({"a": lane(), "b": lane(), "c": lane()}):
+                pass
+
+        reader = asyncio.create_task(read_round())
+        await asyncio.sleep(0)  # the lanes start
+        await asyncio.gather(key(), reader)
+        return taken[0]
+
+    assert await round_with(key_waiting=True) < 30  # taken long before the 90 deltas were read
+    assert await round_with(key_waiting=False) >= 30  # no key: a lane runs until its socket is empty
 
 
 async def test_a_flush_stops_for_a_key_and_the_next_one_goes_on() -> None:

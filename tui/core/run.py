@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextvars import ContextVar
 
 from .conversation import Conversation
 from .events import Event, MessageAdded, RunCancelled, RunFailed, RunFinished, TurnEvent
@@ -22,6 +23,9 @@ Apply = Callable[[Event], None]
 
 _END = object()
 SLICE_S = 0.005  # the longest a run works before the event loop gets a turn
+# The run's `yield_to`, for the tasks its operation starts (a round's lanes): they read
+# their own sockets, which a fast stream never leaves empty.
+STEP_ASIDE: ContextVar[Callable[[], float]] = ContextVar("step_aside", default=lambda: 0.0)
 
 
 class Run:
@@ -89,6 +93,7 @@ class Run:
         return self.result
 
     async def _produce(self) -> None:
+        STEP_ASIDE.set(self.yield_to)  # (this task's own context: tasks started from here copy it)
         clock = time.perf_counter
         slice_end = clock() + SLICE_S
         try:

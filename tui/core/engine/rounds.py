@@ -21,6 +21,7 @@ from ..events import (
     VoteEvent,
 )
 from ..routing import classify
+from ..run import SLICE_S, STEP_ASIDE
 from ..types import Message
 from .context import Context
 from .turns import collect
@@ -37,9 +38,19 @@ async def merge(lanes: Mapping[str, AsyncIterator[Event]]) -> AsyncGenerator[Eve
     queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
 
     async def pump(lane: str, it: AsyncIterator[Event]) -> None:
+        # A lane reads its socket for as long as it has data: a key typed meanwhile would
+        # wait for all three. Only while the run's reader asks (a key on its way) does a
+        # lane step aside at the end of each slice; otherwise the loop's turns stay as few.
+        step_aside, clock = STEP_ASIDE.get(), time.perf_counter
+        slice_end = clock() + SLICE_S
         try:
             async for ev in it:
-                await queue.put((lane, ev))
+                queue.put_nowait((lane, ev))
+                if clock() > slice_end:
+                    pause = step_aside()
+                    if pause:
+                        await asyncio.sleep(pause)
+                    slice_end = clock() + SLICE_S
         except asyncio.CancelledError:
             raise
         except Exception as e:  # reported to the round as that lane's failure
