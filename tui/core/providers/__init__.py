@@ -47,15 +47,17 @@ def make_provider(
     *,
     client: httpx.AsyncClient | None = None,
     timeout: float = 120.0,
+    keep_text: bool = True,
 ) -> Provider:
     """A provider for `config`. A given `client` is borrowed (aclose() leaves it open);
-    otherwise the provider owns one and aclose() closes it."""
+    otherwise the provider owns one and aclose() closes it. `keep_text=False`: a stream's
+    `Done.text` and a failure's `partial` are left empty (the reader of its deltas keeps them)."""
     if config.kind == "openai":
         from .openai import OpenAIProvider
 
-        return OpenAIProvider(config, api_key, client=client, timeout=timeout)
+        return OpenAIProvider(config, api_key, client=client, timeout=timeout, keep_text=keep_text)
     if config.kind == "anthropic":
         from .anthropic import AnthropicProvider
 
-        return AnthropicProvider(config, api_key, client=client, timeout=timeout)
+        return AnthropicProvider(config, api_key, client=client, timeout=timeout, keep_text=keep_text)
     raise ValueError(f"unknown provider kind '{config.kind}' for provider '{config.name}'")

@@ -225,9 +225,13 @@ class HttpProvider:
         *,
         client: httpx.AsyncClient | None = None,
         timeout: float = 120.0,
+        keep_text: bool = True,
     ) -> None:
         self.config = config
         self._key = api_key
+        # False: a stream's end (`Done.text`) and a failure's `partial` leave out the text
+        # its deltas carried, which their reader keeps (the worker's app): held once, not twice.
+        self.keep_text = keep_text
         self._owns_client = client is None
         self._client = client if client is not None else new_client(timeout)
 
@@ -262,7 +266,7 @@ class HttpProvider:
 
     async def stream(self, request: ChatRequest, *, stream: bool = True) -> AsyncIterator[ProviderEvent]:
         name = self.config.name
-        text: list[str] = []
+        text: list[str] = [] if self.keep_text else _Unkept()
         started = False
         what = "stream chunk" if stream else "reply"
         response: httpx.Response | None = None
@@ -327,3 +331,10 @@ class HttpProvider:
         if clean != message:
             error.args = (clean,)
         return error
+
+
+class _Unkept(list[str]):
+    """The streamed text of a provider that does not keep it (`keep_text=False`): always empty."""
+
+    def append(self, piece: str) -> None:
+        pass
