@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from tui.core.commands import Command
     from tui.core.context import Meter
     from tui.core.controller import Controller, SessionLock
+    from tui.core.providers.worker import StreamWorker
     from tui.core.run import Run
     from tui.core.session import SessionWriter
     from tui.core.tools import Approval
@@ -115,7 +116,10 @@ class BatonApp(App[None]):
         blocked: Blocked | None = None,
         trust_request: tuple[str, list[str]] | None = None,
         notices: Iterable[str] = (),
+        stream_worker: bool = False,
     ) -> None:
+        """`stream_worker`: providers stream in a process of their own, started after the
+        first frame (`baton` does; tests mostly stream in process)."""
         super().__init__()
         if env is None:
             from tui.core.env import load_environment
@@ -154,6 +158,8 @@ class BatonApp(App[None]):
         self._votes_seen: tuple[tuple[float, int] | None, dict[str, Any]] = (None, {})
         self._save_error: str | None = None
         self._early_keys: list[str] | None = []  # until the composer is mounted
+        self._wants_worker = stream_worker
+        self._stream_worker: StreamWorker | None = None
 
     def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
         """Every toast neutralised once, here: they carry text from outside (provider
@@ -350,6 +356,13 @@ class BatonApp(App[None]):
             await chat.add_line(notice, "info")
         await main.mount(Footer())  # last: once it is there, the screen is complete
         self._warming = _warm_up()
+        if self._wants_worker:  # the second core reads the streams (its start costs this process nothing)
+            from tui.core.providers.worker import StreamWorker
+
+            self._stream_worker = StreamWorker()
+            self._stream_worker.start()
+            if self._controller is not None:
+                self._controller.engine.runner.worker = self._stream_worker
         self.show_totals()
         # The composer and footer took lines from the chat: keep its last line in view.
         self.call_after_refresh(chat.scroll_end, animate=False)
@@ -372,6 +385,7 @@ class BatonApp(App[None]):
                 self.profile, self.env, self._conversation, tools=self._mcp, blocked=self.blocked,
                 sinks=[audit_sink(default_audit_log(self.env)), votes_sink(self.env), self._autosave],
             )
+            self._controller.engine.runner.worker = self._stream_worker
         return self._controller
 
     @property
@@ -1067,6 +1081,8 @@ class BatonApp(App[None]):
             await self._controller.aclose()
         if self._mcp is not None:
             await self._mcp.aclose()
+        if self._stream_worker is not None:
+            await self._stream_worker.aclose()
 
 
 def _warm_up() -> threading.Thread:

@@ -125,7 +125,7 @@ def run(profile_arg: str | None, session_arg: str | None) -> int:
         print(_one_line(f"baton: {args['session_path']} is open in another Baton; close it there first"),
               file=sys.stderr)
         return 2
-    app = BatonApp(**args)
+    app = BatonApp(**args, stream_worker=True)
     app.session_lock = lock  # it moves with the file the app writes (/save PATH, /load, /clear, ...)
     try:
         app.run()

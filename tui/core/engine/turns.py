@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..events import (
     Event,
@@ -43,6 +43,9 @@ from ..providers.base import (
 from ..providers.base import ReasoningDelta as ProviderReasoning
 from ..types import Message, ToolSpec, Usage, new_id
 
+if TYPE_CHECKING:
+    from ..providers.worker import StreamWorker
+
 MAX_BACKOFF_S = 10.0
 
 Extra = Callable[[ModelSpec], dict[str, Any]]
@@ -71,6 +74,8 @@ class TurnRunner:
         self._providers: dict[tuple[str, str], Provider] = {}
         self._told_thinking: set[str] = set()
         self._client: Any = None
+        # The app's providers stream in a process of their own (None: in this one).
+        self.worker: StreamWorker | None = None
 
     # ------------------------------------------------------------------ providers
 
@@ -88,13 +93,19 @@ class TurnRunner:
             from ..providers import make_provider
 
             secret = api_key(spec.provider, self.env)  # a missing key fails here, before any request
-            if self._client is None:
-                self._client = httpx.AsyncClient(
-                    timeout=httpx.Timeout(120.0, connect=10.0),
-                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-                    verify=ssl_context(),
-                )
-            self._providers[key] = make_provider(spec.provider, secret, client=self._client)
+
+            def in_process() -> Provider:
+                if self._client is None:
+                    self._client = httpx.AsyncClient(
+                        timeout=httpx.Timeout(120.0, connect=10.0),
+                        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                        verify=ssl_context(),
+                    )
+                return make_provider(spec.provider, secret, client=self._client)
+
+            worker = self.worker
+            self._providers[key] = in_process() if worker is None else worker.provider(spec.provider, secret,
+                                                                                         in_process)
         return self._providers[key]
 
     def _window_warning(self, model: str, history: list[Message]) -> NoticeEvent | None:
