@@ -1,9 +1,10 @@
 """Huge answers (5, 20, 50 MB) streamed to the end, in the app and in `baton ask`.
 
 In the app: a fresh process runs Baton headless (Pilot) with a session file (autosaved
-as the answer streams, as `baton` does), sends a prompt and waits for the run to end;
-reported are the seconds from Enter to the end, the seconds per MB (linear: the same for
-every size) and the peak RSS above that of the same run with a five-word answer, as a
+as the answer streams) and its providers' worker process, as `baton` does, sends a
+prompt and waits for the run to end; reported are the seconds from Enter to the end, the
+seconds per MB (linear: the same for every size) and the peak RSS of both processes
+(summed: an upper bound) above that of the same run with a five-word answer, as a
 multiple of the answer's size (target under 4x). `baton ask`: whole process, peak RSS
 above a short `baton ask`'s. A run that takes longer than --timeout is reported as such.
 
@@ -40,10 +41,13 @@ def rss_mb():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 
+def high_water(status):
+    return next(int(l.split()[1]) for l in open(status) if l.startswith("VmHWM:")) / 1024
+
 async def main():
     env = {"OPENAI_API_KEY": "bench-key", "OPENAI_BASE_URL": sys.argv[1]}
     folder = tempfile.mkdtemp()  # saved as it streams, as `baton` saves every session
-    app = BatonApp(default_profile(env), env=env, session_path=Path(folder) / "session.toml")
+    app = BatonApp(default_profile(env), env=env, session_path=Path(folder) / "session.toml", stream_worker=True)
     async with app.run_test(size=(120, 40)) as pilot:
         while not app.query("#composer"):
             await pilot.pause()
@@ -58,7 +62,9 @@ async def main():
         await pilot.pause()
         took = time.perf_counter() - started
         text = app.conversation.messages[-1].content if app.conversation.messages else ""
-    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+        worker = app._stream_worker.pid if app._stream_worker is not None else None
+        worker_peak = high_water(f"/proc/{worker}/status") if worker else 0.0  # the providers' process
+    peak = high_water("/proc/self/status") + worker_peak
     shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps({"seconds": took, "before_mb": before, "peak_mb": peak, "chars": len(text)}))
 
