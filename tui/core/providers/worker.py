@@ -38,6 +38,7 @@ BATCH_S = 0.004  # the child sends what arrived at most this often (text joined 
 START_S = 15.0  # the child must be ready within this, or streams are made in process
 GRACE_S = 15.0  # beyond a request's own deadlines, how long the app waits for the child
 READ_LIMIT = 1 << 22  # the pipe reader's buffer (a frame can carry a long text)
+WRITE_AHEAD = 8 << 20  # what the worker queues for the app before its streams wait for it
 
 
 def _frame(message: tuple[str, int, Any]) -> bytes:
@@ -233,13 +234,23 @@ class RemoteProvider:
 
 
 async def _serve() -> None:
+    # With what the first request would import on its way (the wire modules, and httpx's
+    # transport: httpcore, h11, anyio's backend), before saying ready: the worker starts
+    # while the app shows its first frame, not when a question is sent.
+    import anyio._backends._asyncio  # noqa: F401
+    import h11  # noqa: F401
+    import httpcore  # noqa: F401
+
     from .._httpx import httpx, ssl_context
-    from . import make_provider
+    from . import anthropic, make_provider, openai  # noqa: F401
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=READ_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout.buffer)
+    # The app reads its pipe between frames: the worker reads on ahead meanwhile (up to
+    # WRITE_AHEAD queued) instead of stopping its streams until the app has read.
+    transport.set_write_buffer_limits(high=WRITE_AHEAD)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     client = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0),
                                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
