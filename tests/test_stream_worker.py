@@ -196,3 +196,32 @@ async def test_a_provider_that_keeps_no_text_leaves_it_to_the_reader_of_its_delt
             received.append(event.text)  # type: ignore[union-attr]
     assert len("".join(received)) == 50 * 16 and cut.value.partial == ""
     await provider.aclose()
+
+
+async def test_a_stream_does_not_wait_long_for_a_worker_still_starting(fake_llm: FakeLLM, monkeypatch) -> None:
+    monkeypatch.setattr(worker_module, "READY_WAIT_S", 0.3)
+    slow = StreamWorker([sys.executable, "-c", "import time; time.sleep(30)"])
+    config = ProviderConfig("fo", "openai", fake_llm.openai_base)
+    provider = slow.provider(config, "sk-x", lambda: make_provider(config, "sk-x"))
+    fake_llm.script("alpha", Reply(text="answered in process"))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    texts = [e.text async for e in provider.stream(_request(Deadlines())) if hasattr(e, "text")]
+    assert texts[-1] == "answered in process" and loop.time() - started < 2
+    assert slow.broken is None  # still starting: a later stream may use it
+    await slow.aclose()
+
+
+async def test_a_request_that_does_not_cross_the_pipe_is_streamed_in_process(fake_llm: FakeLLM) -> None:
+    class Extras(dict):  # a local class: JSON takes it, pickle does not
+        pass
+
+    worker = StreamWorker()
+    config = ProviderConfig("fo", "openai", fake_llm.openai_base)
+    provider = worker.provider(config, "sk-x", lambda: make_provider(config, "sk-x"))
+    fake_llm.script("alpha", Reply(text="still answered"))
+    request = ChatRequest(model="alpha", messages=(Message("user", "go"),), extra=Extras(user="me"))
+    texts = [e.text async for e in provider.stream(request) if hasattr(e, "text")]
+    assert texts[-1] == "still answered" and worker.broken is None and not worker._streams
+    assert fake_llm.requests[-1].body["user"] == "me"
+    await worker.aclose()

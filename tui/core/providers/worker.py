@@ -36,6 +36,7 @@ from .base import ChatRequest, Delta, Done, Provider, ProviderConfig, ProviderEr
 _SIZE = struct.Struct("<I")
 BATCH_S = 0.004  # the child sends what arrived at most this often (text joined into one Delta)
 START_S = 15.0  # the child must be ready within this, or streams are made in process
+READY_WAIT_S = 2.0  # a stream waits this long for a child still starting, then goes in process
 GRACE_S = 15.0  # beyond a request's own deadlines, how long the app waits for the child
 READ_LIMIT = 1 << 22  # the pipe reader's buffer (a frame can carry a long text)
 WRITE_AHEAD = 8 << 20  # what the worker queues for the app before its streams wait for it
@@ -75,12 +76,13 @@ class StreamWorker:
         if self._starting is None:
             self._starting = asyncio.get_running_loop().create_task(self._start())
 
-    async def ready(self) -> bool:
-        """Whether the child serves streams (starting it first if need be)."""
+    async def ready(self, wait: float = START_S) -> bool:
+        """Whether the child serves streams (starting it first if need be), waiting at
+        most `wait` seconds for it to start."""
         self.start()
         assert self._starting is not None
         with contextlib.suppress(Exception):
-            await asyncio.shield(self._starting)
+            await asyncio.wait_for(asyncio.shield(self._starting), wait)
         return self.broken is None and self._reader is not None
 
     @property
@@ -125,10 +127,13 @@ class StreamWorker:
                 self._proc.kill()
 
     def _send(self, message: tuple[str, int, Any]) -> None:
+        self._write(_frame(message))
+
+    def _write(self, frame: bytes) -> None:
         stdin = self._proc.stdin if self._proc is not None else None
         if stdin is None or stdin.is_closing():
             raise ConnectionError("the stream worker's pipe is closed")
-        stdin.write(_frame(message))
+        stdin.write(frame)
 
     def provider(self, config: ProviderConfig, secret: str | None, local: Callable[[], Provider]) -> RemoteProvider:
         """A provider whose streams this worker serves; `local()` makes the in-process one
@@ -176,7 +181,7 @@ class RemoteProvider:
 
     async def stream(self, request: ChatRequest, *, stream: bool = True) -> AsyncIterator[ProviderEvent]:
         worker = self.worker
-        if not await worker.ready():
+        if not await worker.ready(READY_WAIT_S):  # (a worker slow to start is not waited for)
             async for event in self._in_process().stream(request, stream=stream):
                 yield event
             return
@@ -189,7 +194,15 @@ class RemoteProvider:
         turn_end = time.monotonic() + deadlines.turn_s + GRACE_S
         over = False
         try:
-            worker._send(("open", sid, (self.config, self._secret, request, stream)))
+            try:
+                opened = _frame(("open", sid, (self.config, self._secret, request, stream)))
+            except Exception:  # a request that does not pickle (a profile's odd extra) goes in process
+                over = True
+                worker._streams.pop(sid, None)
+                async for event in self._in_process().stream(request, stream=stream):
+                    yield event
+                return
+            worker._write(opened)
             while True:
                 try:
                     kind, payload = await asyncio.wait_for(queue.get(), min(wait, turn_end - time.monotonic()))
