@@ -83,6 +83,16 @@ async def test_only_the_pieces_on_screen_are_drawn(monkeypatch) -> None:
         assert len(drawn) <= 20
 
 
+async def stream_one_answer(fake_llm: FakeLLM, tmp_path: Path) -> str:
+    """Two hundred paragraphs streamed into the app; the text its answer shows."""
+    fake_llm.script("alpha", Reply(text=paragraphs("alpha", 200), chunk_size=250, chunk_delay=0.01))
+    app = make_app(fake_llm, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "go on")
+        await idle(pilot, app)
+        return app.query_one(AnswerView).blocks_text()
+
+
 async def test_each_flush_of_a_streaming_answer_costs_one_layout_not_two(
         fake_llm: FakeLLM, tmp_path: Path, monkeypatch) -> None:
     from textual.screen import Screen
@@ -101,11 +111,7 @@ async def test_each_flush_of_a_streaming_answer_costs_one_layout_not_two(
 
     monkeypatch.setattr(Screen, "_refresh_layout", layout)
     monkeypatch.setattr(AnswerView, "flush", flush)
-    fake_llm.script("alpha", Reply(text=paragraphs("alpha", 200), chunk_size=250, chunk_delay=0.01))
-    app = make_app(fake_llm, tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "go on")
-        await idle(pilot, app)
+    await stream_one_answer(fake_llm, tmp_path)
     assert counts["flushes"] >= 10
     # Textual asked for a second layout after each (the answer, the chat: their sizes).
     assert counts["layouts"] <= counts["flushes"] * 1.3 + 4, counts
@@ -133,11 +139,6 @@ async def test_the_live_tail_is_rendered_once_a_flush(fake_llm: FakeLLM, tmp_pat
     monkeypatch.setattr(RichVisual, "get_height", counting)
     monkeypatch.setattr(Visual, "to_strips", staticmethod(drawing))
     monkeypatch.setattr(Tail, "update", update)
-    fake_llm.script("alpha", Reply(text=paragraphs("alpha", 200), chunk_size=250, chunk_delay=0.01))
-    app = make_app(fake_llm, tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await type_and_send(pilot, "go on")
-        await idle(pilot, app)
-        assert "alpha paragraph 199" in app.query_one(AnswerView).blocks_text()
+    assert "alpha paragraph 199" in await stream_one_answer(fake_llm, tmp_path)
     assert renders["updates"] >= 10
     assert renders["tail"] <= renders["updates"] * 1.2 + 4, renders  # (a few widths as the screen fills)

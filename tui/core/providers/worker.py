@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import pickle
 import struct
 import sys
@@ -93,7 +92,7 @@ class StreamWorker:
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL, limit=READ_LIMIT, env=dict(os.environ))
+                stderr=asyncio.subprocess.DEVNULL, limit=READ_LIMIT)
             assert self._proc.stdout is not None
             kind, _, _ = await asyncio.wait_for(_read_frame(self._proc.stdout), START_S)
             if kind != "ready":
@@ -186,6 +185,12 @@ class RemoteProvider:
                 yield event
             return
         sid = next(worker._ids)
+        try:
+            opened = _frame(("open", sid, (self.config, self._secret, request, stream)))
+        except Exception:  # a request that does not pickle (a profile's odd extra) goes in process
+            async for event in self._in_process().stream(request, stream=stream):
+                yield event
+            return
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         worker._streams[sid] = queue
         texts: list[str] = []  # the text received: the end's full text is joined from it
@@ -194,14 +199,6 @@ class RemoteProvider:
         turn_end = time.monotonic() + deadlines.turn_s + GRACE_S
         over = False
         try:
-            try:
-                opened = _frame(("open", sid, (self.config, self._secret, request, stream)))
-            except Exception:  # a request that does not pickle (a profile's odd extra) goes in process
-                over = True
-                worker._streams.pop(sid, None)
-                async for event in self._in_process().stream(request, stream=stream):
-                    yield event
-                return
             worker._write(opened)
             while True:
                 try:
