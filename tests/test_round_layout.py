@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fakellm import FakeLLM, Reply
 from test_app import SIZE, make_app, type_and_send
-from test_app_helpers import idle
+from test_app_helpers import idle, wait_for
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.visual import RichVisual, Visual
@@ -23,29 +23,39 @@ def paragraphs(name: str, count: int) -> str:
     return "".join(f"{name} paragraph {i}: " + "some words to wrap " * 12 + "\n\n" for i in range(count))
 
 
-async def test_the_pieces_of_a_rounds_columns_are_measured_once_per_width(
+async def test_the_pieces_of_a_rounds_columns_are_wrapped_once_per_width(
         fake_llm: FakeLLM, tmp_path: Path, monkeypatch) -> None:
-    measured: Counter[tuple[int, str, int]] = Counter()
-    real = RichVisual.get_height
+    """Measured, or drawn (which gives the height too), never both and never again."""
+    wrapped: Counter[tuple[int, str, int]] = Counter()
+    real_height, real_strips = RichVisual.get_height, Visual.to_strips
 
     def counting(self: RichVisual, rules, width: int) -> int:
         if isinstance(self._widget, Settled):
-            measured[(id(self._widget), self._renderable.markup, width)] += 1  # type: ignore[attr-defined]
-        return real(self, rules, width)
+            wrapped[(id(self._widget), self._renderable.markup, width)] += 1  # type: ignore[attr-defined]
+        return real_height(self, rules, width)
+
+    def drawing(widget, visual, width, *args, **kwargs):
+        if isinstance(widget, Settled):
+            wrapped[(id(widget), visual._renderable.markup, width)] += 1
+        return real_strips(widget, visual, width, *args, **kwargs)
 
     monkeypatch.setattr(RichVisual, "get_height", counting)
+    monkeypatch.setattr(Visual, "to_strips", staticmethod(drawing))
+    monkeypatch.setattr(Settled, "QUIET_S", 0.05)
     for name in ("alpha", "beta", "gamma"):
         fake_llm.script(name, Reply(text=paragraphs(name, 100), chunk_size=300, chunk_delay=0.01))
     app = make_app(fake_llm, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "/parallel alpha beta gamma go")
         await idle(pilot, app)
+        await wait_for(pilot, lambda: not any(settled.guessed for settled in app.query(Settled)))
         lanes = app.query_one(Lanes)
         widths = [view.outer_size.width for view in lanes.query_children(AnswerView)]
         texts = [view.blocks_text() for view in lanes.query_children(AnswerView)]
+        pieces = sum(len(settled.pieces) for settled in app.query(Settled))
         row = lanes.size.width
-    assert len(measured) >= 20  # the columns did settle many pieces
-    assert max(measured.values()) == 1, measured.most_common(3)
+    assert pieces >= 20  # the columns did settle many pieces
+    assert len(wrapped) >= pieces and max(wrapped.values()) == 1, wrapped.most_common(3)
     assert len(set(widths)) == 1 and row - len(widths) <= sum(widths) + len(widths) <= row
     assert texts == [paragraphs(name, 100) for name in ("alpha", "beta", "gamma")]
 

@@ -92,57 +92,101 @@ def laid_out_size() -> Reactive[Size]:
 
 
 class _AtWidth:
-    """A `Settled` at one width: each piece's first line, and the lines of the pieces drawn lately."""
+    """A `Settled` at one width: each piece's height (measured, or guessed until it is
+    measured), where its lines start, and the lines of the pieces drawn lately."""
 
     KEEP = 24  # pieces whose lines are kept (a screenful, and some)
 
     def __init__(self) -> None:
+        self.heights: list[int] = []
         self.starts: list[int] = []  # where each piece's lines start (after its gap line, if any)
         self.height = 0
+        self.guessed: set[int] = set()  # pieces whose height is a guess
+        self.known: dict[int, int] = {}  # guessed pieces measured since, for the next layout to take
         self.drawn: dict[int, list[Strip]] = {}
+
+    def draw(self, index: int, lines: list[Strip]) -> None:
+        if len(self.drawn) >= self.KEEP:
+            del self.drawn[next(iter(self.drawn))]
+        self.drawn[index] = lines
+
+    def settle(self, heights: dict[int, int], gaps: list[bool]) -> bool:
+        """Take measured `heights` for guessed pieces; True when the layout changed."""
+        changed = min((i for i, h in heights.items() if h != self.heights[i]), default=None)
+        for index, height in heights.items():
+            self.heights[index] = height
+            self.guessed.discard(index)
+            self.known.pop(index, None)
+        if changed is None:
+            return False
+        y = self.starts[changed] - gaps[changed]
+        for index in range(changed, len(self.heights)):
+            y += gaps[index]
+            self.starts[index] = y
+            y += self.heights[index]
+        self.height = y
+        return True
+
+
+def _guess(source: str, width: int) -> int:
+    """About how many lines `source` wraps to at `width` (a word-wrapped line holds a
+    little less than the width): a piece's height before it is measured."""
+    room = max(1, width * 9 // 10)
+    return sum(-(-len(line) // room) or 1 for line in source.split("\n"))
 
 
 class Settled(Widget):
     """The settled pieces of an answer, as one widget.
 
     Each piece is measured once per width, and only the pieces on screen are drawn (their
-    lines kept for the next frames). Adding a piece measures that piece alone, so the
-    work per frame does not grow with the answer: as one widget per piece (Textual's
-    way), every frame arranged and measured every piece of every streaming column
-    again, 60-180 ms a frame for three 20,000-word columns."""
+    lines kept for the next frames). Adding a piece costs no measuring: as one widget per
+    piece (Textual's way), every frame arranged and measured every piece of every
+    streaming column again, 60-180 ms a frame for three 20,000-word columns.
+
+    While the view follows the end of the conversation, only the pieces in the last
+    screenful are measured (by drawing them, which they need anyway); the height of the
+    pieces above, which a fast stream pushes past before any frame could show them, is
+    guessed, and they are measured once the stream rests, a few at a time (`QUIET_S`,
+    `SLICE_S`). Measuring every piece as it settled was a third of the app's work on a
+    fast stream, most of it for text no frame showed. A view that does not follow (the
+    person scrolled back) measures every piece before its layout, so nothing it shows
+    moves when a guess is put right."""
 
     DEFAULT_CSS = "Settled { height: auto; }"
     virtual_size = laid_out_size()
     WIDTHS = 3  # widths kept at once (a resize, and back)
+    QUIET_S = 0.25  # guessed pieces are measured once no answer has settled a piece for this long
+    SLICE_S = 0.008  # and this long at a time, a turn of the event loop each
+    added: ClassVar[float] = 0.0  # when any answer last settled a piece
 
     def __init__(self) -> None:
         super().__init__(classes="body settled")
         self.pieces: list[Piece] = []
         self._gaps: list[bool] = []  # a blank line before the piece (a new Markdown block)
         self._widths: dict[int, _AtWidth] = {}
-        self._asked: dict[int, float] = {}  # width -> when the layout last asked for it
+        self._measuring: Timer | None = None
 
     @property
     def raw(self) -> str:
         return "".join(piece.raw for piece in self.pieces)
 
+    @property
+    def guessed(self) -> int:
+        """Pieces whose height at the width laid out is still a guess."""
+        at = self._widths.get(self.size.width)
+        return len(at.guessed) if at is not None else 0
+
     def add(self, pieces: list[Piece]) -> None:
-        """Add settled pieces, measured now at the widths laid out so far (so the next
-        layout finds them measured, and a flush knows what its work cost)."""
+        """Add settled pieces; the next layout places them."""
         for piece in pieces:
             self._gaps.append(bool(self.pieces) and not piece.joined)
             self.pieces.append(piece)
         if pieces:
-            lately = time.perf_counter() - 1.0
-            for width, asked in list(self._asked.items()):  # the widths the layout asked for lately
-                if asked > lately:
-                    self._at(width)
-                else:
-                    del self._asked[width]
+            Settled.added = time.perf_counter()
             self.refresh(layout=True)
 
     def _at(self, width: int) -> _AtWidth:
-        """The layout at `width`, measuring the pieces added since it was last asked for."""
+        """The layout at `width`, with a guess at the height of each piece added since."""
         at = self._widths.get(width)
         if at is None:
             if len(self._widths) >= self.WIDTHS:
@@ -151,27 +195,88 @@ class Settled(Widget):
         for index in range(len(at.starts), len(self.pieces)):
             at.height += self._gaps[index]
             at.starts.append(at.height)
-            visual = RichVisual(self, _markdown(self.pieces[index].source))
-            at.height += visual.get_height(cast("RulesMap", self.styles), width)
+            height = _guess(self.pieces[index].source, width)
+            at.heights.append(height)
+            at.guessed.add(index)
+            at.height += height
         return at
+
+    def _visual(self, index: int) -> RichVisual:
+        return RichVisual(self, _markdown(self.pieces[index].source))
+
+    def _draw(self, at: _AtWidth, index: int, width: int) -> list[Strip]:
+        lines = at.drawn.get(index)
+        if lines is None:
+            lines = Visual.to_strips(self, self._visual(index), width, None, self.visual_style)
+            at.draw(index, lines)
+        return lines
+
+    def _measure(self, index: int, width: int) -> int:
+        return self._visual(index).get_height(cast("RulesMap", self.styles), width)
+
+    def _following(self) -> bool:
+        """The conversation is kept scrolled to its end (the last screenful is what shows)."""
+        for node in self.ancestors:
+            if isinstance(node, Widget) and node.is_anchored:
+                return not node._anchor_released
+        return False
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width <= 0:
             return 0
-        self._asked[width] = time.perf_counter()
-        return self._at(width).height
+        at = self._at(width)
+        if at.guessed:
+            heights = dict(at.known)
+            if self._following():
+                room, index = self.app.size.height, len(at.heights)
+                while room > 0 and index > 0:  # the pieces that can be on screen
+                    index -= 1
+                    if index in at.guessed and index not in heights:
+                        heights[index] = len(self._draw(at, index, width))
+                    room -= heights.get(index, at.heights[index]) + self._gaps[index]
+                if len(at.guessed) > len(heights):
+                    self._measure_later()
+            else:
+                for index in at.guessed - heights.keys():
+                    heights[index] = self._measure(index, width)
+            at.settle(heights, self._gaps)
+        return at.height
+
+    def _measure_later(self, delay: float | None = None) -> None:
+        if self._measuring is None:
+            wait = self.QUIET_S if delay is None else delay
+            self._measuring = self.set_timer(wait, self._measure_some, name="settled-measure")
+
+    def _measure_some(self) -> None:
+        """Measure guessed pieces for a slice of time; the next layout takes them."""
+        self._measuring = None
+        width = self.size.width
+        at = self._widths.get(width)
+        if at is None or not self.is_attached:
+            return
+        started = time.perf_counter()
+        if started - Settled.added < self.QUIET_S or pace.key_pending():
+            self._measure_later()
+            return
+        left = sorted(at.guessed - at.known.keys(), reverse=True)  # the nearest the end first
+        while left and time.perf_counter() - started < self.SLICE_S:
+            index = left.pop()
+            at.known[index] = self._measure(index, width)
+        if left:
+            self._measure_later(self.SLICE_S)
+        else:
+            self.refresh(layout=True)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         at = self._at(width)
         index = bisect_right(at.starts, y) - 1
         if index >= 0:
-            lines = at.drawn.get(index)
-            if lines is None:
-                if len(at.drawn) >= _AtWidth.KEEP:
-                    del at.drawn[next(iter(at.drawn))]
-                visual = RichVisual(self, _markdown(self.pieces[index].source))
-                lines = at.drawn[index] = Visual.to_strips(self, visual, width, None, self.visual_style)
+            lines = self._draw(at, index, width)
+            if index in at.guessed and index not in at.known:  # a guess on screen: put right next frame
+                at.known[index] = len(lines)
+                if len(lines) != at.heights[index]:
+                    self.refresh(layout=True)
             if y - at.starts[index] < len(lines):
                 return lines[y - at.starts[index]]
         return Strip.blank(width, self.visual_style.rich_style)
